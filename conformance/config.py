@@ -1,0 +1,613 @@
+"""Target configuration: one frozen tree, built from flags > environment > TOML file > defaults.
+
+Tokens are the exception to that order: they come only from environment variables or
+from files named in the environment / TOML (`*_file`), never from the command line (shell
+history, process lists) and never literally from the TOML file (config files get committed).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import secrets as _random
+import shlex
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from conformance.errors import ConfigError
+from conformance.redaction import REDACTED
+
+__all__ = [
+    "ALL_PROFILES",
+    "EXAMPLE_TOML",
+    "DriverConfig",
+    "LimitsConfig",
+    "OtherAccountConfig",
+    "PresetsConfig",
+    "RunConfig",
+    "TargetConfig",
+    "TimeConfig",
+    "TokensConfig",
+    "WebhooksConfig",
+    "load_config",
+]
+
+ALL_PROFILES: tuple[str, ...] = ("api", "session", "webhooks", "recording", "classroom")
+UNSET = "[unset]"
+
+
+# -- the tree -----------------------------------------------------------------------------
+# Token fields use repr=False so a stray `print(config)` cannot leak them.
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    base_url: str | None = None
+    account_id: str | None = None
+    app_id: str | None = None
+    realtime_url: str | None = None
+    webhook_public_key_url: str | None = None
+    description: str = ""
+    profiles: tuple[str, ...] = ALL_PROFILES
+
+
+@dataclass(frozen=True)
+class TokensConfig:
+    admin: str | None = field(default=None, repr=False)
+    readonly: str | None = field(default=None, repr=False)
+    no_permission: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class OtherAccountConfig:
+    account_id: str | None = None
+    app_id: str | None = None
+    token: str | None = field(default=None, repr=False)
+
+    @property
+    def complete(self) -> bool:
+        """All three are needed for the tenant-isolation check."""
+        return bool(self.account_id and self.app_id and self.token)
+
+
+@dataclass(frozen=True)
+class PresetsConfig:
+    # None: the suite creates its own presets through the API.
+    host: str | None = None
+    participant: str | None = None
+
+
+@dataclass(frozen=True)
+class DriverConfig:
+    kind: str = "websocket"
+    bridge_command: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WebhooksConfig:
+    listen: str = "127.0.0.1:0"
+    # None: derived from the address the receiver actually binds.
+    public_url: str | None = None
+
+    @property
+    def listen_host(self) -> str:
+        return _split_listen(self.listen, "webhooks.listen")[0]
+
+    @property
+    def listen_port(self) -> int:
+        return _split_listen(self.listen, "webhooks.listen")[1]
+
+
+@dataclass(frozen=True)
+class TimeConfig:
+    control: str = "none"
+    real_time_budget_seconds: float = 0.0
+    host_grace_seconds: float = 900.0
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    requests_per_10s: int = 200
+    request_timeout_seconds: float = 10.0
+    check_timeout_seconds: float = 60.0
+    run_deadline_seconds: float = 1800.0
+    event_timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    target: TargetConfig = field(default_factory=TargetConfig)
+    tokens: TokensConfig = field(default_factory=TokensConfig)
+    other_account: OtherAccountConfig = field(default_factory=OtherAccountConfig)
+    presets: PresetsConfig = field(default_factory=PresetsConfig)
+    driver: DriverConfig = field(default_factory=DriverConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    time: TimeConfig = field(default_factory=TimeConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    run_id: str = ""
+    reports_dir: Path = Path("reports")
+
+    @property
+    def api_origin(self) -> str | None:
+        """scheme://host[:port] of base_url, where out-of-band endpoints (test clock) live."""
+        return _origin(self.target.base_url) if self.target.base_url else None
+
+    def secrets(self) -> list[str]:
+        """Every token in the configuration, for the Redactor."""
+        candidates = (
+            self.tokens.admin,
+            self.tokens.readonly,
+            self.tokens.no_permission,
+            self.other_account.token,
+        )
+        return [t for t in candidates if t]
+
+    def redacted(self) -> dict[str, Any]:
+        """The whole configuration as JSON-able data, tokens shown only as set or unset."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Path):
+                out[f.name] = str(value)
+            elif f.name in _SECRET_TABLES:
+                out[f.name] = {
+                    k: _mask(v) if (f.name, k) in _SECRET_FIELDS else v
+                    for k, v in asdict(value).items()
+                }
+            elif hasattr(value, "__dataclass_fields__"):
+                out[f.name] = {k: _jsonable(v) for k, v in asdict(value).items()}
+            else:
+                out[f.name] = value
+        return out
+
+
+def _mask(value: object) -> str:
+    return REDACTED if value else UNSET
+
+
+def _jsonable(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+# -- value parsers: (raw value, where it came from) -> typed value --------------------------
+
+
+def _str(raw: object, where: str) -> str:
+    if not isinstance(raw, str):
+        raise ConfigError(f"{where}: expected a string, got {type(raw).__name__} {raw!r}")
+    return raw.strip()
+
+
+def _opt_str(raw: object, where: str) -> str | None:
+    return _str(raw, where) or None
+
+
+def _http_url(raw: object, where: str) -> str:
+    url = _str(raw, where).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}: expected an http:// or https:// URL, got {url!r}")
+    return url
+
+
+def _ws_url(raw: object, where: str) -> str:
+    url = _str(raw, where).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ConfigError(f"{where}: expected a ws:// or wss:// URL, got {url!r}")
+    return url
+
+
+def _number(raw: object, where: str, *, integer: bool, minimum: float, strict: bool) -> float:
+    if isinstance(raw, bool) or (integer and isinstance(raw, float) and not raw.is_integer()):
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"{where}: expected {kind}, got {raw!r}")
+    try:
+        value = (int if integer else float)(raw)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"{where}: expected {kind}, got {raw!r}") from None
+    if value < minimum or (strict and value == minimum):
+        relation = "above" if strict else "at least"
+        raise ConfigError(f"{where}: must be {relation} {minimum:g}, got {value!r}")
+    return value
+
+
+def _positive_int(raw: object, where: str) -> int:
+    return int(_number(raw, where, integer=True, minimum=0, strict=True))
+
+
+def _positive_float(raw: object, where: str) -> float:
+    return _number(raw, where, integer=False, minimum=0, strict=True)
+
+
+def _non_negative_float(raw: object, where: str) -> float:
+    return _number(raw, where, integer=False, minimum=0, strict=False)
+
+
+def _choice(*allowed: str) -> Callable[[object, str], str]:
+    def parse(raw: object, where: str) -> str:
+        value = _str(raw, where)
+        if value not in allowed:
+            raise ConfigError(f"{where}: expected one of {', '.join(allowed)}; got {value!r}")
+        return value
+
+    return parse
+
+
+def _str_list(raw: object, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list | tuple) or not all(isinstance(x, str) for x in raw):
+        raise ConfigError(f"{where}: expected a list of strings, got {raw!r}")
+    return tuple(raw)
+
+
+def _profiles(raw: object, where: str) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        raw = [p.strip() for p in raw.split(",") if p.strip()]
+    chosen = _str_list(raw, where)
+    unknown = [p for p in chosen if p not in ALL_PROFILES]
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown profile(s) {', '.join(unknown)}; allowed: {', '.join(ALL_PROFILES)}"
+        )
+    if not chosen:
+        raise ConfigError(f"{where}: no profile chosen; allowed: {', '.join(ALL_PROFILES)}")
+    return tuple(dict.fromkeys(chosen))  # drop repeats, keep order
+
+
+def _command(raw: object, where: str) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        try:
+            raw = shlex.split(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: cannot split {raw!r} like a shell would: {exc}") from None
+    return _str_list(raw, where)
+
+
+def _split_listen(value: str, where: str) -> tuple[str, int]:
+    host, sep, port_text = value.rpartition(":")
+    host = host.strip("[]")  # "[::1]:0" style IPv6
+    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
+        raise ConfigError(f"{where}: expected host:port such as 127.0.0.1:0, got {value!r}")
+    return host, int(port_text)
+
+
+def _listen(raw: object, where: str) -> str:
+    value = _str(raw, where)
+    _split_listen(value, where)
+    return value
+
+
+def _run_id(raw: object, where: str) -> str:
+    value = _str(raw, where)
+    # The run id names files under reports_dir.
+    if not value or not all(c.isalnum() or c in "-_." for c in value):
+        raise ConfigError(f"{where}: use only letters, digits, '-', '_' and '.', got {value!r}")
+    return value
+
+
+def _path(raw: object, where: str) -> Path:
+    return Path(_str(raw, where)).expanduser()
+
+
+# -- the schema ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Field:
+    key: str  # "table.name", or "name" for top-level keys
+    env: str | None
+    parse: Callable[[object, str], Any]
+
+
+_FIELDS: tuple[_Field, ...] = (
+    _Field("target.base_url", "RTKC_BASE_URL", _http_url),
+    _Field("target.account_id", "RTKC_ACCOUNT_ID", _opt_str),
+    _Field("target.app_id", "RTKC_APP_ID", _opt_str),
+    _Field("target.realtime_url", "RTKC_REALTIME_URL", _ws_url),
+    _Field("target.webhook_public_key_url", "RTKC_WEBHOOK_PUBLIC_KEY_URL", _http_url),
+    _Field("target.description", None, _str),
+    _Field("target.profiles", "RTKC_PROFILES", _profiles),
+    _Field("other_account.account_id", "RTKC_OTHER_ACCOUNT_ID", _opt_str),
+    _Field("other_account.app_id", "RTKC_OTHER_APP_ID", _opt_str),
+    _Field("presets.host", "RTKC_HOST_PRESET", _opt_str),
+    _Field("presets.participant", "RTKC_PARTICIPANT_PRESET", _opt_str),
+    _Field("driver.kind", "RTKC_DRIVER", _choice("websocket", "bridge")),
+    _Field("driver.bridge_command", "RTKC_BRIDGE_COMMAND", _command),
+    _Field("webhooks.listen", "RTKC_WEBHOOK_LISTEN", _listen),
+    _Field("webhooks.public_url", "RTKC_WEBHOOK_PUBLIC_URL", _http_url),
+    _Field("time.control", "RTKC_TIME_CONTROL", _choice("none", "test-clock")),
+    _Field("time.real_time_budget_seconds", None, _non_negative_float),
+    _Field("time.host_grace_seconds", None, _positive_float),
+    _Field("limits.requests_per_10s", None, _positive_int),
+    _Field("limits.request_timeout_seconds", None, _positive_float),
+    _Field("limits.check_timeout_seconds", None, _positive_float),
+    _Field("limits.run_deadline_seconds", None, _positive_float),
+    _Field("limits.event_timeout_seconds", None, _positive_float),
+    _Field("run_id", None, _run_id),
+    _Field("reports_dir", None, _path),
+)
+
+
+@dataclass(frozen=True)
+class _Secret:
+    key: str  # where the token lands, "tokens.admin"
+    env: str  # literal token variable; env + "_FILE" names a file holding it
+
+    @property
+    def file_key(self) -> str:
+        return self.key + "_file"
+
+
+_SECRETS: tuple[_Secret, ...] = (
+    _Secret("tokens.admin", "RTKC_ADMIN_TOKEN"),
+    _Secret("tokens.readonly", "RTKC_READONLY_TOKEN"),
+    _Secret("tokens.no_permission", "RTKC_NO_PERMISSION_TOKEN"),
+    _Secret("other_account.token", "RTKC_OTHER_TOKEN"),
+)
+_SECRET_FIELDS = {tuple(s.key.split(".")) for s in _SECRETS}
+_SECRET_TABLES = {table for table, _ in _SECRET_FIELDS}
+
+_SETTABLE_KEYS = {f.key for f in _FIELDS} | {s.file_key for s in _SECRETS}
+_KNOWN_TABLES = {k.split(".")[0] for k in _SETTABLE_KEYS if "." in k}
+
+
+# -- loading ------------------------------------------------------------------------------
+
+
+def load_config(
+    path: Path | None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> RunConfig:
+    """Build the run configuration.
+
+    `overrides` (the CLI flags) use dotted keys as in the TOML file: "target.base_url",
+    "limits.request_timeout_seconds", "run_id", "tokens.admin_file"... A None value means
+    "flag not given". Literal tokens are refused there.
+    """
+    env = os.environ if env is None else env
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    toml_values = _read_toml(path) if path is not None else {}
+    toml_dir = path.parent if path is not None else Path.cwd()
+
+    for key in overrides:
+        if key in {s.key for s in _SECRETS}:
+            secret = next(s for s in _SECRETS if s.key == key)
+            raise ConfigError(
+                f"{key} cannot be given on the command line (it would end up in shell history "
+                f"and process lists); set {secret.env} or {secret.env}_FILE instead"
+            )
+        if key not in _SETTABLE_KEYS:
+            raise ConfigError(f"unknown setting {key!r}{_did_you_mean(key, _SETTABLE_KEYS)}")
+
+    values: dict[str, Any] = {}
+    for f in _FIELDS:
+        if f.key in overrides:
+            values[f.key] = f.parse(overrides[f.key], f"command-line setting {f.key}")
+        elif f.env and env.get(f.env, "").strip():
+            values[f.key] = f.parse(env[f.env], f"environment variable {f.env}")
+        elif f.key in toml_values:
+            values[f.key] = f.parse(toml_values[f.key], f"{path} {_toml_name(f.key)}")
+
+    for s in _SECRETS:
+        token = _resolve_secret(s, overrides, env, toml_values, path, toml_dir)
+        if token is not None:
+            values[s.key] = token
+
+    return _build(values)
+
+
+def _resolve_secret(
+    s: _Secret,
+    overrides: Mapping[str, object],
+    env: Mapping[str, str],
+    toml_values: Mapping[str, object],
+    path: Path | None,
+    toml_dir: Path,
+) -> str | None:
+    if s.file_key in overrides:
+        where = f"command-line setting {s.file_key}"
+        return _read_token_file(_path(overrides[s.file_key], where), where)
+    literal = env.get(s.env, "").strip()
+    file_name = env.get(s.env + "_FILE", "").strip()
+    if literal and file_name:
+        raise ConfigError(f"both {s.env} and {s.env}_FILE are set; keep one of them")
+    if literal:
+        return literal
+    if file_name:
+        return _read_token_file(Path(file_name).expanduser(), f"{s.env}_FILE")
+    if s.file_key in toml_values:
+        where = f"{path} {_toml_name(s.file_key)}"
+        file_path = _path(toml_values[s.file_key], where)
+        # A relative path in the file means relative to the file, not to wherever we run.
+        return _read_token_file(toml_dir / file_path, where)
+    return None
+
+
+def _read_token_file(file_path: Path, where: str) -> str:
+    try:
+        token = file_path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read token file {file_path}: {exc.strerror}") from None
+    if not token:
+        raise ConfigError(f"{where}: token file {file_path} is empty")
+    return token
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    """Flatten the TOML file to dotted keys, refusing unknown keys and literal tokens."""
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+    flat: dict[str, object] = {}
+    for name, value in data.items():
+        if isinstance(value, dict):
+            if name not in _KNOWN_TABLES:
+                hint = _did_you_mean(name, _KNOWN_TABLES)
+                raise ConfigError(f"{path}: unknown table [{name}]{hint}")
+            for key, inner in value.items():
+                flat[f"{name}.{key}"] = inner
+        else:
+            flat[name] = value
+
+    for key in flat:
+        secret = next((s for s in _SECRETS if s.key == key), None)
+        if secret is not None:
+            raise ConfigError(
+                f"{path}: {_toml_name(key)} holds a literal token; config files get committed, "
+                f"so set {secret.env}, or put the token in a file and name it with "
+                f"{_toml_name(secret.file_key)}"
+            )
+        if key not in _SETTABLE_KEYS:
+            raise ConfigError(
+                f"{path}: unknown key {_toml_name(key)}{_did_you_mean(key, _SETTABLE_KEYS)}"
+            )
+    return flat
+
+
+def _build(values: Mapping[str, Any]) -> RunConfig:
+    def section(cls: type, table: str) -> Any:
+        prefix = table + "."
+        return cls(**{k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)})
+
+    target: TargetConfig = section(TargetConfig, "target")
+    tokens: TokensConfig = section(TokensConfig, "tokens")
+    driver: DriverConfig = section(DriverConfig, "driver")
+
+    if target.base_url:
+        if not (target.account_id and target.app_id):
+            raise ConfigError(
+                "target.base_url is set but target.account_id / target.app_id are not "
+                "(RTKC_ACCOUNT_ID, RTKC_APP_ID)"
+            )
+        if not tokens.admin:
+            raise ConfigError(
+                "no admin API token: set RTKC_ADMIN_TOKEN, or RTKC_ADMIN_TOKEN_FILE / "
+                "tokens.admin_file naming a file that holds it"
+            )
+        if target.webhook_public_key_url is None:
+            key_url = _origin(target.base_url) + "/.well-known/webhooks.json"
+            target = TargetConfig(**{**asdict(target), "webhook_public_key_url": key_url})
+    if driver.kind == "bridge" and not driver.bridge_command:
+        raise ConfigError(
+            "driver.kind is 'bridge' but driver.bridge_command is empty (RTKC_BRIDGE_COMMAND)"
+        )
+
+    return RunConfig(
+        target=target,
+        tokens=tokens,
+        other_account=section(OtherAccountConfig, "other_account"),
+        presets=section(PresetsConfig, "presets"),
+        driver=driver,
+        webhooks=section(WebhooksConfig, "webhooks"),
+        time=section(TimeConfig, "time"),
+        limits=section(LimitsConfig, "limits"),
+        run_id=values.get("run_id") or _new_run_id(),
+        reports_dir=values.get("reports_dir", Path("reports")),
+    )
+
+
+def _new_run_id() -> str:
+    return f"rtkc-{datetime.now(UTC):%Y%m%d%H%M%S}-{_random.token_hex(3)}"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _toml_name(key: str) -> str:
+    table, _, name = key.rpartition(".")
+    return f"[{table}] {name}" if table else name
+
+
+def _did_you_mean(key: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# -- example ------------------------------------------------------------------------------
+
+EXAMPLE_TOML = """\
+# realtimekit-conformance target configuration.
+# Precedence: command-line flags > RTKC_* environment variables > this file > defaults.
+# Tokens never go in this file: set RTKC_ADMIN_TOKEN (or RTKC_ADMIN_TOKEN_FILE), or name a
+# file holding the token with a *_file key below. Relative paths are relative to this file.
+
+# Names this run's reports; default rtkc-<yyyymmddHHMMSS>-<6 hex>.
+# run_id = "rtkc-nightly"
+reports_dir = "reports"
+
+[target]
+# The REST base URL, as for the Cloudflare SDK (RTKC_BASE_URL).
+base_url = "http://127.0.0.1:8787/client/v4"
+account_id = "acc-conformance"          # RTKC_ACCOUNT_ID
+app_id = "app-conformance"              # RTKC_APP_ID
+# Realtime endpoint for the websocket driver (RTKC_REALTIME_URL); ws:// or wss://.
+realtime_url = "ws://127.0.0.1:8787/realtime"
+# Webhook signing key (RTKC_WEBHOOK_PUBLIC_KEY_URL);
+# default: origin of base_url + /.well-known/webhooks.json
+webhook_public_key_url = "http://127.0.0.1:8787/.well-known/webhooks.json"
+description = "bundled reference implementation"   # printed in reports
+# Which requirement families to check (RTKC_PROFILES, comma-separated).
+profiles = ["api", "session", "webhooks", "recording", "classroom"]
+
+[tokens]
+# Files holding tokens; or RTKC_ADMIN_TOKEN[_FILE], RTKC_READONLY_TOKEN[_FILE],
+# RTKC_NO_PERMISSION_TOKEN[_FILE]. Only admin is required.
+# admin_file = "secrets/admin-token"
+# readonly_file = "secrets/readonly-token"            # for read-only permission checks
+# no_permission_file = "secrets/no-permission-token"  # for 401/403 checks
+
+[other_account]
+# A second tenant, for the tenant-isolation check (not run without all three).
+# account_id = "acc-other"              # RTKC_OTHER_ACCOUNT_ID
+# app_id = "app-other"                  # RTKC_OTHER_APP_ID
+# token_file = "secrets/other-token"    # or RTKC_OTHER_TOKEN[_FILE]
+
+[presets]
+# Existing preset names (RTKC_HOST_PRESET, RTKC_PARTICIPANT_PRESET);
+# leave empty and the suite creates its own presets through the API.
+host = ""
+participant = ""
+
+[driver]
+# How simulated participants join: "websocket" (built in) or "bridge" (RTKC_DRIVER).
+kind = "websocket"
+# Command that starts a bridge to a real client SDK (RTKC_BRIDGE_COMMAND, shell-split).
+bridge_command = []
+
+[webhooks]
+# Where the suite's webhook receiver listens (RTKC_WEBHOOK_LISTEN); port 0 = any free port.
+listen = "127.0.0.1:0"
+# The URL the implementation must call, if not the bound address (RTKC_WEBHOOK_PUBLIC_URL),
+# e.g. behind a tunnel.
+# public_url = "https://hooks.example.test"
+
+[time]
+# "test-clock": the target offers POST {origin}/_conformance/clock/advance {"seconds": N}
+# (RTKC_TIME_CONTROL). "none": timer checks need real_time_budget_seconds.
+control = "none"
+# How much real time timer checks may wait; 0 = never wait, report them "not run".
+real_time_budget_seconds = 0
+# The target's configured classroom host grace period.
+host_grace_seconds = 900
+
+[limits]
+requests_per_10s = 200           # RealtimeKit allows 250 per 10 s
+request_timeout_seconds = 10     # per HTTP request
+check_timeout_seconds = 60       # per check
+run_deadline_seconds = 1800      # whole run
+event_timeout_seconds = 5        # wait for one client event or webhook delivery
+"""

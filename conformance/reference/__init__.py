@@ -1,0 +1,16 @@
+"""The reference implementation of the RealtimeKit meeting API: the suite's embedded default target.
+
+Split by concern (read in this order):
+  clock.py      one injectable clock + the timer scheduler everything time-dependent uses
+  storage.py    SQLite persistence (a file or in-memory), one table per resource
+  auth.py       bearer API tokens scoped to one account and app
+  validation.py request validation against openapi/realtimekit.yaml itself
+  sessions.py   the meeting/session state machine: join, leave, kick, end, timers
+  hub.py        the realtime WebSocket protocol (openapi/realtime-protocol.md)
+  webhooks.py   signed webhook delivery through a durable outbox
+  recordings.py recording lifecycle
+  routes.py     the REST routes
+  app.py        wires it all into one Starlette app
+  server.py     runs it (uvicorn), in a thread or as `conformance serve`
+  faults.py     deliberately broken behaviours, swapped in from outside (kept apart on purpose)
+"""

@@ -1,0 +1,578 @@
+"""The REST routes: one small handler per operation of openapi/realtimekit.yaml.
+
+Every handler goes through `operation(...)`, which authenticates, authorizes against the
+account/app in the path, validates the query and body against the document, and turns
+domain refusals into the error envelope. Handlers only translate between HTTP and the
+state machine.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from conformance.reference.auth import AuthError, TokenRegistry
+from conformance.reference.hub import token_key
+from conformance.reference.recordings import RecordingConflict
+from conformance.reference.sessions import NoLiveSession, SessionService
+from conformance.reference.storage import Doc, Storage
+from conformance.reference.validation import RequestInvalid, RequestValidator
+from conformance.reference.webhooks import WebhookDispatcher, WebhookSigner
+
+PREFIX = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}"
+MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_PER_PAGE = 20
+
+PRESET_BOOLEANS = (
+    "accept_waiting_requests", "can_accept_production_requests",
+    "can_change_participant_permissions", "can_edit_display_name", "can_livestream",
+    "can_record", "can_spotlight", "disable_participant_audio",
+    "disable_participant_screensharing", "disable_participant_video", "hidden_participant",
+    "kick_participant", "pin_participant", "show_participant_list",
+)
+MEETING_FIELDS = (
+    "title", "record_on_start", "live_stream_on_start", "persist_chat", "summarize_on_end",
+    "transcribe_on_end", "session_keep_alive_time_in_secs", "recording_config", "ai_config",
+)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"success": False, "error": {"code": status, "message": message}}, status, headers=headers
+    )
+
+
+def ok(data: Any, status: int = 200, paging: dict[str, int] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"success": True, "data": data}
+    if paging is not None:
+        body["paging"] = paging
+    return JSONResponse(body, status)
+
+
+@dataclass
+class Call:
+    """What a handler gets: the authorized scope, the validated inputs, the path ids."""
+
+    request: Request
+    scope: str
+    body: dict[str, Any]
+    query: dict[str, Any]
+
+    def path(self, name: str) -> str:
+        return self.request.path_params[name]
+
+
+Handler = Callable[["RestApi", Call], Awaitable[Response]]
+
+
+def operation(operation_id: str, *, write: bool) -> Callable[[Handler], Handler]:
+    def mark(fn: Handler) -> Handler:
+        fn.operation_id = operation_id  # type: ignore[attr-defined]
+        fn.write = write  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+class RestApi:
+    def __init__(
+        self,
+        storage: Storage,
+        sessions: SessionService,
+        dispatcher: WebhookDispatcher,
+        signer: WebhookSigner,
+        tokens: TokenRegistry,
+        validator: RequestValidator,
+    ) -> None:
+        self.storage = storage
+        self.sessions = sessions
+        self.recordings = sessions.recordings
+        self.dispatcher = dispatcher
+        self.signer = signer
+        self.tokens = tokens
+        self.validator = validator
+        self.clock = sessions.clock
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def routes(self) -> list[Route]:
+        table = [
+            ("/meetings", "POST", self.create_meeting), ("/meetings", "GET", self.list_meetings),
+            ("/meetings/{meeting_id}", "GET", self.get_meeting),
+            ("/meetings/{meeting_id}", "PATCH", self.update_meeting),
+            ("/meetings/{meeting_id}/participants", "POST", self.add_participant),
+            ("/meetings/{meeting_id}/participants", "GET", self.list_participants),
+            ("/meetings/{meeting_id}/participants/{participant_id}", "GET", self.get_participant),
+            ("/meetings/{meeting_id}/participants/{participant_id}", "PATCH", self.edit_participant),
+            ("/meetings/{meeting_id}/participants/{participant_id}", "DELETE", self.delete_participant),
+            ("/meetings/{meeting_id}/participants/{participant_id}/token", "POST", self.refresh_token),
+            ("/meetings/{meeting_id}/active-session", "GET", self.get_active_session),
+            ("/meetings/{meeting_id}/active-session/kick", "POST", self.kick),
+            ("/meetings/{meeting_id}/active-session/kick-all", "POST", self.kick_all),
+            ("/sessions", "GET", self.list_sessions),
+            ("/sessions/{session_id}", "GET", self.get_session),
+            ("/sessions/{session_id}/participants", "GET", self.list_session_participants),
+            ("/recordings", "POST", self.start_recording), ("/recordings", "GET", self.list_recordings),
+            ("/recordings/active-recording/{meeting_id}", "GET", self.get_active_recording),
+            ("/recordings/{recording_id}", "GET", self.get_recording),
+            ("/recordings/{recording_id}", "PUT", self.recording_action),
+            ("/presets", "POST", self.create_preset), ("/presets", "GET", self.list_presets),
+            ("/presets/{preset_id}", "GET", self.get_preset),
+            ("/presets/{preset_id}", "PATCH", self.update_preset),
+            ("/presets/{preset_id}", "DELETE", self.delete_preset),
+            ("/webhooks", "POST", self.create_webhook), ("/webhooks", "GET", self.list_webhooks),
+            ("/webhooks/{webhook_id}", "GET", self.get_webhook),
+            ("/webhooks/{webhook_id}", "PATCH", self.update_webhook),
+            ("/webhooks/{webhook_id}", "PUT", self.replace_webhook),
+            ("/webhooks/{webhook_id}", "DELETE", self.delete_webhook),
+        ]
+        by_path: dict[str, dict[str, Handler]] = {}
+        for path, method, handler in table:
+            by_path.setdefault(path, {})[method] = handler
+        routes = [
+            Route(PREFIX + path, self._dispatcher(methods), methods=list(methods))
+            for path, methods in by_path.items()
+        ]
+        routes.append(Route("/.well-known/webhooks.json", self.public_key, methods=["GET"]))
+        return routes
+
+    def _dispatcher(self, methods: dict[str, Any]) -> Callable[[Request], Awaitable[Response]]:
+        async def dispatch(request: Request) -> Response:
+            handler = methods[request.method if request.method != "HEAD" else "GET"]
+            try:
+                return await self._call(handler, request)
+            except ApiError as exc:
+                return error_response(exc.status, exc.message)
+            except AuthError as exc:
+                return error_response(exc.status, exc.message)
+            except RequestInvalid as exc:
+                return error_response(400, str(exc))
+
+        return dispatch
+
+    async def _call(self, handler: Any, request: Request) -> Response:
+        token = self.tokens.identify(request.headers.get("authorization"))
+        params = request.path_params
+        scope = self.tokens.authorize(token, params["account_id"], params["app_id"], write=handler.write)
+        for name, value in params.items():
+            if name.endswith("_id") and name not in ("account_id", "app_id") and not _is_uuid(value):
+                raise ApiError(404, f"{name.removesuffix('_id')} {value} not found")
+        op_id = handler.operation_id
+        query = self.validator.query(op_id, dict(request.query_params))
+        body: Any = {}
+        raw = await request.body()
+        if len(raw) > MAX_BODY_BYTES:
+            raise ApiError(413, f"request body over {MAX_BODY_BYTES} bytes")
+        present = bool(raw.strip())
+        if present and self.validator.operation(op_id).body is not None:
+            try:
+                body = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+        self.validator.body(op_id, body, present=present)
+        return await handler(Call(request, scope, body if isinstance(body, dict) else {}, query))
+
+    async def public_key(self, request: Request) -> Response:
+        return JSONResponse({"success": True, "data": {"publicKey": self.signer.public_pem}, "message": ""})
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def _get(self, table: str, id_: str, scope: str, what: str) -> Doc:
+        doc = self.storage.get(table, id_, scope=scope)
+        if doc is None:
+            raise ApiError(404, f"{what} {id_} not found")
+        return doc
+
+    def _meeting(self, call: Call) -> Doc:
+        return self._get("meetings", call.path("meeting_id"), call.scope, "meeting")
+
+    def _participant(self, call: Call) -> Doc:
+        meeting = self._meeting(call)
+        doc = self._get("participants", call.path("participant_id"), call.scope, "participant")
+        if doc["meeting_id"] != meeting["id"]:
+            raise ApiError(404, f"participant {doc['id']} not found in meeting {meeting['id']}")
+        return doc
+
+    def _preset_by_name(self, scope: str, name: str) -> Doc:
+        found = self.storage.list("presets", scope=scope, where=lambda p: p["name"] == name)
+        if not found:
+            raise ApiError(400, f"no preset named {name!r} in this app")
+        return found[0]
+
+    # -- meetings --------------------------------------------------------------------------
+
+    @operation("createMeeting", write=True)
+    async def create_meeting(self, call: Call) -> Response:
+        now = self.clock.iso()
+        meeting = {
+            "id": str(uuid.uuid4()),
+            "title": None, "status": "ACTIVE", "record_on_start": False,
+            "live_stream_on_start": False, "persist_chat": False, "summarize_on_end": False,
+            "transcribe_on_end": False, "session_keep_alive_time_in_secs": 60,
+            "recording_config": None, "ai_config": None,
+            "created_at": now, "updated_at": now, "scope": call.scope,
+        }
+        meeting.update({k: call.body[k] for k in MEETING_FIELDS if k in call.body})
+        self.storage.put("meetings", meeting, scope=call.scope)
+        return ok(public(meeting), 201)
+
+    @operation("listMeetings", write=False)
+    async def list_meetings(self, call: Call) -> Response:
+        q = call.query
+        search = (q.get("search") or "").lower()
+
+        def keep(m: Doc) -> bool:
+            return (
+                (not search or search in m["id"] or search in (m.get("title") or "").lower())
+                and (not q.get("status") or m["status"] == q["status"])
+                and (not q.get("start_time") or _ts(m["created_at"]) >= _ts(q["start_time"]))
+                and (not q.get("end_time") or _ts(m["created_at"]) <= _ts(q["end_time"]))
+            )
+
+        items = self.storage.list("meetings", scope=call.scope, where=keep)
+        page, paging = paginate(items, q)
+        return ok([public(m) for m in page], paging=paging)
+
+    @operation("getMeeting", write=False)
+    async def get_meeting(self, call: Call) -> Response:
+        return ok(public(self._meeting(call)))
+
+    @operation("updateMeeting", write=True)
+    async def update_meeting(self, call: Call) -> Response:
+        meeting = self._meeting(call)
+        meeting.update({k: call.body[k] for k in (*MEETING_FIELDS, "status") if k in call.body})
+        meeting["updated_at"] = self.clock.iso()
+        self.storage.put("meetings", meeting, scope=call.scope)
+        if meeting["status"] == "INACTIVE":
+            self.sessions.meeting_deactivated(call.scope, meeting["id"])
+        return ok(public(meeting))
+
+    # -- participants ----------------------------------------------------------------------
+
+    @operation("addParticipant", write=True)
+    async def add_participant(self, call: Call) -> Response:
+        meeting = self._meeting(call)
+        preset = self._preset_by_name(call.scope, call.body["preset_name"])
+        custom_id = call.body["custom_participant_id"]
+        if self.storage.list(
+            "participants", scope=call.scope, parent=meeting["id"],
+            where=lambda p: p["custom_participant_id"] == custom_id,
+        ):
+            raise ApiError(409, f"custom_participant_id {custom_id!r} is already in this meeting")
+        now = self.clock.iso()
+        participant = {
+            "id": str(uuid.uuid4()), "meeting_id": meeting["id"], "custom_participant_id": custom_id,
+            "preset_id": preset["id"], "preset_name": preset["name"],
+            "name": call.body.get("name"), "picture": call.body.get("picture"),
+            "created_at": now, "updated_at": now, "scope": call.scope,
+        }
+        token = self._issue_token(participant)
+        return ok({**self._participant_view(participant), "token": token}, 201)
+
+    def _issue_token(self, participant: Doc) -> str:
+        old = participant.get("token_key")
+        if old:
+            self.storage.delete("tokens", old)
+        token = "rtkp_" + secrets.token_urlsafe(32)
+        participant["token_key"] = token_key(token)
+        self.storage.put("participants", participant, scope=participant["scope"], parent=participant["meeting_id"])
+        self.storage.put("tokens", {"id": participant["token_key"], "participant_id": participant["id"]}, scope=participant["scope"])
+        return token
+
+    def _participant_view(self, participant: Doc) -> Doc:
+        preset = self.storage.get("presets", participant["preset_id"])
+        view = {k: participant[k] for k in ("id", "custom_participant_id", "name", "picture", "created_at", "updated_at")}
+        view["preset_name"] = preset["name"] if preset else participant["preset_name"]
+        return view
+
+    @operation("listParticipants", write=False)
+    async def list_participants(self, call: Call) -> Response:
+        meeting = self._meeting(call)
+        items = self.storage.list("participants", scope=call.scope, parent=meeting["id"])
+        page, paging = paginate(items, call.query)
+        return ok([self._participant_view(p) for p in page], paging=paging)
+
+    @operation("getParticipant", write=False)
+    async def get_participant(self, call: Call) -> Response:
+        return ok(self._participant_view(self._participant(call)))
+
+    @operation("editParticipant", write=True)
+    async def edit_participant(self, call: Call) -> Response:
+        participant = self._participant(call)
+        if "preset_name" in call.body:
+            preset = self._preset_by_name(call.scope, call.body["preset_name"])
+            participant.update(preset_id=preset["id"], preset_name=preset["name"])
+        participant.update({k: call.body[k] for k in ("name", "picture") if k in call.body})
+        participant["updated_at"] = self.clock.iso()
+        self.storage.put("participants", participant, scope=call.scope, parent=participant["meeting_id"])
+        return ok(self._participant_view(participant))
+
+    @operation("deleteParticipant", write=True)
+    async def delete_participant(self, call: Call) -> Response:
+        participant = self._participant(call)
+        if participant.get("token_key"):
+            self.storage.delete("tokens", participant["token_key"])
+        self.storage.delete("participants", participant["id"])
+        self.sessions.participant_revoked(participant["id"])
+        return ok({k: participant[k] for k in ("created_at", "updated_at", "custom_participant_id", "preset_id")})
+
+    @operation("refreshParticipantToken", write=True)
+    async def refresh_token(self, call: Call) -> Response:
+        participant = self._participant(call)
+        return ok({"token": self._issue_token(participant)})
+
+    # -- active session --------------------------------------------------------------------
+
+    @operation("getActiveSession", write=False)
+    async def get_active_session(self, call: Call) -> Response:
+        meeting = self._meeting(call)
+        session = self.sessions.live_session_doc(call.scope, meeting["id"])
+        if session is None:
+            raise ApiError(404, f"meeting {meeting['id']} has no live session")
+        return ok(public(session))
+
+    @operation("kickParticipants", write=True)
+    async def kick(self, call: Call) -> Response:
+        meeting = self._meeting(call)
+        ids = call.body.get("participant_ids") or []
+        custom = call.body.get("custom_participant_ids") or []
+        if not ids and not custom:
+            raise ApiError(400, "give participant_ids or custom_participant_ids")
+        try:
+            peers = self.sessions.kick_participants(call.scope, meeting["id"], ids, custom)
+        except NoLiveSession:
+            raise ApiError(404, "none of those participants is in a live session of this meeting") from None
+        kicked = [
+            {**{k: p.participant[k] for k in ("id", "created_at", "updated_at")},
+             "name": p.participant.get("name"), "picture": p.participant.get("picture"), "email": None}
+            for p in peers
+        ]
+        return ok({"action": "kick", "participants": kicked})
+
+    @operation("kickAllParticipants", write=True)
+    async def kick_all(self, call: Call) -> Response:
+        meeting = self._meeting(call)
+        try:
+            count = self.sessions.end_meeting_session(call.scope, meeting["id"])
+        except NoLiveSession:
+            raise ApiError(404, f"meeting {meeting['id']} has no live session to end") from None
+        return ok({"action": "kick_all", "kicked_participants_count": count})
+
+    # -- sessions --------------------------------------------------------------------------
+
+    @operation("listSessions", write=False)
+    async def list_sessions(self, call: Call) -> Response:
+        q = call.query
+        items = self.storage.list(
+            "sessions", scope=call.scope, parent=q.get("associated_id"),
+            where=lambda s: not q.get("status") or s["status"] == q["status"],
+        )
+        if q.get("sort_order", "DESC") == "DESC":
+            items.reverse()
+        page, paging = paginate(items, q)
+        return ok({"sessions": [public(s) for s in page]}, paging=paging)
+
+    @operation("getSession", write=False)
+    async def get_session(self, call: Call) -> Response:
+        return ok(public(self._get("sessions", call.path("session_id"), call.scope, "session")))
+
+    @operation("listSessionParticipants", write=False)
+    async def list_session_participants(self, call: Call) -> Response:
+        session = self._get("sessions", call.path("session_id"), call.scope, "session")
+        items = self.storage.list("peers", parent=session["id"])
+        page, paging = paginate(items, call.query)
+        return ok({"participants": [public(p) for p in page]}, paging=paging)
+
+    # -- recordings ------------------------------------------------------------------------
+
+    @operation("startRecording", write=True)
+    async def start_recording(self, call: Call) -> Response:
+        meeting_id = call.body["meeting_id"]
+        self._get("meetings", meeting_id, call.scope, "meeting")
+        session = self.sessions.live_session_doc(call.scope, meeting_id)
+        if session is None:
+            raise ApiError(409, f"meeting {meeting_id} has no live session to record")
+        try:
+            recording = self.recordings.start(
+                call.scope, meeting_id, session["id"], reason="API_CALL",
+                allow_multiple=bool(call.body.get("allow_multiple_recordings")),
+                file_name_prefix=call.body.get("file_name_prefix"),
+            )
+        except RecordingConflict as exc:
+            raise ApiError(409, str(exc)) from None
+        return ok(recording, 201)
+
+    @operation("listRecordings", write=False)
+    async def list_recordings(self, call: Call) -> Response:
+        q = call.query
+        items = self.storage.list(
+            "recordings", scope=call.scope, parent=q.get("meeting_id"),
+            where=lambda r: not q.get("status") or r["status"] == q["status"],
+        )
+        page, paging = paginate(items, q)
+        return ok(page, paging=paging)
+
+    @operation("getRecording", write=False)
+    async def get_recording(self, call: Call) -> Response:
+        return ok(self._get("recordings", call.path("recording_id"), call.scope, "recording"))
+
+    @operation("recordingAction", write=True)
+    async def recording_action(self, call: Call) -> Response:
+        recording = self._get("recordings", call.path("recording_id"), call.scope, "recording")
+        try:
+            return ok(self.recordings.act(call.scope, recording, call.body["action"]))
+        except RecordingConflict as exc:
+            raise ApiError(409, str(exc)) from None
+
+    @operation("getActiveRecording", write=False)
+    async def get_active_recording(self, call: Call) -> Response:
+        meeting_id = call.path("meeting_id")
+        self._get("meetings", meeting_id, call.scope, "meeting")
+        running = self.recordings.running(call.scope, meeting_id)
+        if not running:
+            raise ApiError(404, f"meeting {meeting_id} has no active recording")
+        return ok(running[-1])
+
+    # -- presets ---------------------------------------------------------------------------
+
+    def _preset_name_free(self, scope: str, name: str, except_id: str | None = None) -> None:
+        if self.storage.list("presets", scope=scope, where=lambda p: p["name"] == name and p["id"] != except_id):
+            raise ApiError(409, f"a preset named {name!r} already exists")
+
+    @operation("createPreset", write=True)
+    async def create_preset(self, call: Call) -> Response:
+        self._preset_name_free(call.scope, call.body["name"])
+        preset = new_preset(call.body["name"], call.body["permissions"], self.clock.iso(), call.scope)
+        preset.update({k: call.body[k] for k in ("config", "ui") if k in call.body})
+        self.storage.put("presets", preset, scope=call.scope)
+        return ok(public(preset), 201)
+
+    @operation("listPresets", write=False)
+    async def list_presets(self, call: Call) -> Response:
+        page, paging = paginate(self.storage.list("presets", scope=call.scope), call.query)
+        return ok([public(p) for p in page], paging=paging)
+
+    @operation("getPreset", write=False)
+    async def get_preset(self, call: Call) -> Response:
+        return ok(public(self._get("presets", call.path("preset_id"), call.scope, "preset")))
+
+    @operation("updatePreset", write=True)
+    async def update_preset(self, call: Call) -> Response:
+        preset = self._get("presets", call.path("preset_id"), call.scope, "preset")
+        if "name" in call.body:
+            self._preset_name_free(call.scope, call.body["name"], preset["id"])
+            preset["name"] = call.body["name"]
+        if "permissions" in call.body:
+            preset["permissions"] = {**preset["permissions"], **call.body["permissions"]}
+        preset.update({k: call.body[k] for k in ("config", "ui") if k in call.body})
+        preset["updated_at"] = self.clock.iso()
+        self.storage.put("presets", preset, scope=call.scope)
+        return ok(public(preset))
+
+    @operation("deletePreset", write=True)
+    async def delete_preset(self, call: Call) -> Response:
+        preset = self._get("presets", call.path("preset_id"), call.scope, "preset")
+        self.storage.delete("presets", preset["id"])
+        return ok(public(preset))
+
+    # -- webhooks --------------------------------------------------------------------------
+
+    @operation("createWebhook", write=True)
+    async def create_webhook(self, call: Call) -> Response:
+        now = self.clock.iso()
+        webhook = {
+            "id": str(uuid.uuid4()), "name": call.body["name"], "url": call.body["url"],
+            "events": list(call.body["events"]), "enabled": call.body.get("enabled", True),
+            "created_at": now, "updated_at": now, "scope": call.scope,
+        }
+        self.storage.put("webhooks", webhook, scope=call.scope)
+        return ok(public(webhook), 201)
+
+    @operation("listWebhooks", write=False)
+    async def list_webhooks(self, call: Call) -> Response:
+        return ok([public(w) for w in self.storage.list("webhooks", scope=call.scope)])
+
+    @operation("getWebhook", write=False)
+    async def get_webhook(self, call: Call) -> Response:
+        return ok(public(self._get("webhooks", call.path("webhook_id"), call.scope, "webhook")))
+
+    def _change_webhook(self, call: Call, fields: dict[str, Any]) -> Response:
+        webhook = self._get("webhooks", call.path("webhook_id"), call.scope, "webhook")
+        webhook.update(fields)
+        webhook["updated_at"] = self.clock.iso()
+        self.storage.put("webhooks", webhook, scope=call.scope)
+        if not webhook["enabled"]:
+            self.dispatcher.drop_pending(webhook["id"])
+        return ok(public(webhook))
+
+    @operation("updateWebhook", write=True)
+    async def update_webhook(self, call: Call) -> Response:
+        return self._change_webhook(call, {k: call.body[k] for k in ("name", "url", "events", "enabled") if k in call.body})
+
+    @operation("replaceWebhook", write=True)
+    async def replace_webhook(self, call: Call) -> Response:
+        fields = {k: call.body[k] for k in ("name", "url", "events")}
+        fields["enabled"] = call.body.get("enabled", True)
+        return self._change_webhook(call, fields)
+
+    @operation("deleteWebhook", write=True)
+    async def delete_webhook(self, call: Call) -> Response:
+        webhook = self._get("webhooks", call.path("webhook_id"), call.scope, "webhook")
+        self.storage.delete("webhooks", webhook["id"])
+        self.dispatcher.drop_pending(webhook["id"])
+        return ok(public(webhook))
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+INTERNAL_FIELDS = frozenset({"scope", "token_key", "left_reason", "meeting_id_internal"})
+
+
+def public(doc: Doc) -> Doc:
+    return {k: v for k, v in doc.items() if k not in INTERNAL_FIELDS}
+
+
+def new_preset(name: str, permissions: dict[str, Any], now: str, scope: str) -> Doc:
+    granted = {flag: bool(permissions.get(flag, False)) for flag in PRESET_BOOLEANS}
+    granted["waiting_room_type"] = permissions.get("waiting_room_type", "SKIP")
+    return {
+        "id": str(uuid.uuid4()), "name": name, "permissions": granted, "config": {}, "ui": {},
+        "created_at": now, "updated_at": now, "scope": scope,
+    }
+
+
+def paginate(items: list[Doc], query: dict[str, Any]) -> tuple[list[Doc], dict[str, int]]:
+    page_no = query.get("page_no", 1)
+    per_page = query.get("per_page", DEFAULT_PER_PAGE)
+    start = (page_no - 1) * per_page
+    page = items[start : start + per_page]
+    return page, {"start_offset": start, "end_offset": start + len(page), "total_count": len(items)}
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+def _ts(value: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()

@@ -1,0 +1,43 @@
+"""Where the documents a run needs live: in a checkout, or inside an installed wheel.
+
+A wheel carries `openapi/` and `contracts/pacts/` under `conformance/_bundled/` (see
+pyproject's force-include); a checkout or editable install reads them from the repo root.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _find(*parts: str) -> Path:
+    for root in (_PACKAGE / "_bundled", _PACKAGE.parent):
+        candidate = root.joinpath(*parts)
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f"{'/'.join(parts)} is neither bundled nor in a checkout")
+
+
+def openapi_path() -> Path:
+    return _find("openapi", "realtimekit.yaml")
+
+
+def asyncapi_path() -> Path:
+    return _find("openapi", "realtimekit-asyncapi.yaml")
+
+
+def pacts_dir() -> Path:
+    try:
+        return _find("pacts")
+    except FileNotFoundError:
+        return _find("contracts", "pacts")
+
+
+@cache
+def openapi_document() -> dict:
+    with openapi_path().open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
