@@ -13,7 +13,6 @@ import json as jsonlib
 import math
 import time
 from collections.abc import Iterable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -32,15 +31,12 @@ from conformance.errors import (
     TargetUnreachable,
     UnexpectedResponse,
 )
-from conformance.evidence import EvidenceLog, Exchange
+from conformance.evidence import EvidenceLog, Exchange, current_check
 from conformance.ratelimit import RateLimiter
 
 __all__ = ["ApiClient", "ApiResponse", "Auth", "ClientStats", "current_check"]
 
 Auth = Literal["admin", "readonly", "no_permission", "other", "none"]
-
-# Set by the pytest plugin around each check, so evidence is filed under the right check.
-current_check: ContextVar[str | None] = ContextVar("current_check", default=None)
 
 MAX_429_RETRIES = 3
 MAX_RETRY_AFTER_SECONDS = 30.0
@@ -184,7 +180,7 @@ class ApiClient:
     # -- addressing -----------------------------------------------------------------------
 
     def app_path(self, account: Literal["admin", "other"] = "admin") -> str:
-        """"/accounts/{account_id}/realtime/kit/{app_id}" for our account or the other one."""
+        """The app prefix, /accounts/{account_id}/realtime/kit/{app_id}, of either account."""
         if account == "other":
             acct = self.config.other_account
             if not (acct.account_id and acct.app_id):
@@ -529,8 +525,7 @@ class ApiClient:
         """Move the target's clock forward (time.control = "test-clock" only)."""
         if self.config.time.control != "test-clock":
             raise CheckNotRunnable(
-                "the target offers no test clock (time.control is 'none'), "
-                "so it cannot be advanced"
+                "the target offers no test clock (time.control is 'none'), so it cannot be advanced"
             )
         url = f"{self.config.api_origin}/_conformance/clock/advance"
         return await self.request("POST", url, json={"seconds": seconds})

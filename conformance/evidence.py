@@ -11,6 +11,7 @@ import json
 import shlex
 import threading
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -20,9 +21,13 @@ from urllib.parse import parse_qsl, urlsplit
 from conformance import __version__
 from conformance.redaction import Redactor
 
-__all__ = ["MAX_BODY_CHARS", "Event", "EvidenceLog", "Exchange", "curl"]
+__all__ = ["MAX_BODY_CHARS", "Event", "EvidenceLog", "Exchange", "curl", "current_check"]
 
 MAX_BODY_CHARS = 64 * 1024
+
+# The node id of the check being run; the pytest plugin sets it around each check so
+# exchanges and events are filed under it (also re-exported by conformance.client).
+current_check: ContextVar[str | None] = ContextVar("current_check", default=None)
 
 
 @dataclass(frozen=True)
@@ -178,9 +183,7 @@ def _har_entry(x: Exchange) -> dict[str, Any]:
         "httpVersion": "HTTP/1.1",
         "cookies": [],
         "headers": [{"name": k, "value": v} for k, v in x.request_headers.items()],
-        "queryString": [
-            {"name": k, "value": v} for k, v in parse_qsl(urlsplit(x.url).query, True)
-        ],
+        "queryString": [{"name": k, "value": v} for k, v in parse_qsl(urlsplit(x.url).query, True)],
         "headersSize": -1,
         "bodySize": len(x.request_body.encode()) if x.request_body is not None else 0,
     }

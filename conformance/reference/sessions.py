@@ -155,8 +155,7 @@ class SessionService:
         meeting = self.storage.get("meetings", participant["meeting_id"], scope=scope)
         if meeting is None:
             raise Refused(4, "invalid auth token: the meeting no longer exists", 4001)
-        if meeting["status"] != "ACTIVE":
-            raise Refused(1005, "the meeting is INACTIVE: nobody can join it", 4003)
+        self.admit(meeting, participant)
         preset = self.storage.get("presets", participant["preset_id"], scope=scope)
         if preset is None:
             raise Refused(4, "invalid auth token: the participant's preset was deleted", 4001)
@@ -200,6 +199,11 @@ class SessionService:
             "participant": self._webhook_participant(peer, None),
         })
         return peer
+
+    def admit(self, meeting: Doc, participant: Doc) -> None:
+        """The admission policy: an INACTIVE meeting lets nobody in."""
+        if meeting["status"] != "ACTIVE":
+            raise Refused(1005, "the meeting is INACTIVE: nobody can join it", 4003)
 
     def _start_session(self, scope: str, meeting: Doc) -> Doc:
         now = self.clock.iso()

@@ -8,44 +8,14 @@ parameter schemas in the document and checks the request against them, so bad in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
-from urllib.parse import urlparse
-from uuid import UUID
 
-from jsonschema import Draft202012Validator, FormatChecker
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+from jsonschema import Draft202012Validator
 
+from conformance.openapi_schema import deref, first_error, validator
 from conformance.resources import openapi_document
 
-_ROOT = "urn:realtimekit-openapi"
 _METHODS = ("get", "put", "post", "patch", "delete")
-
-FORMATS = FormatChecker()
-
-
-@FORMATS.checks("uuid", raises=ValueError)
-def _is_uuid(value: object) -> bool:
-    return not isinstance(value, str) or str(UUID(value)) == value.lower()
-
-
-@FORMATS.checks("date-time", raises=ValueError)
-def _is_datetime(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    if "T" not in value.upper():
-        raise ValueError("not a date-time")
-    parsed = datetime.fromisoformat(value.replace("z", "Z"))
-    return parsed.tzinfo is not None
-
-
-@FORMATS.checks("uri", raises=ValueError)
-def _is_uri(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    parts = urlparse(value)
-    return bool(parts.scheme) and bool(parts.netloc or parts.path) and " " not in value
 
 
 class RequestInvalid(Exception):
@@ -73,9 +43,6 @@ class Operation:
 class RequestValidator:
     def __init__(self, document: dict[str, Any] | None = None) -> None:
         self.document = document or openapi_document()
-        registry = Registry().with_resource(
-            _ROOT, Resource.from_contents(self.document, default_specification=DRAFT202012)
-        )
         self.operations: dict[str, Operation] = {}
         for path, item in self.document.get("paths", {}).items():
             shared = item.get("parameters", [])
@@ -92,30 +59,19 @@ class RequestValidator:
                     operation.query[param["name"]] = _Param(
                         param["name"],
                         bool(param.get("required")),
-                        self._validator(schema, registry),
+                        validator(schema, self.document),
                         self._deref(schema),
                     )
                 body = op.get("requestBody")
                 if body:
                     body = self._deref(body)
                     schema = body["content"]["application/json"]["schema"]
-                    operation.body = self._validator(schema, registry)
+                    operation.body = validator(schema, self.document)
                     operation.body_required = bool(body.get("required"))
                 self.operations[operation.operation_id] = operation
 
     def _deref(self, node: dict[str, Any]) -> dict[str, Any]:
-        while isinstance(node, dict) and "$ref" in node:
-            target: Any = self.document
-            for part in node["$ref"].removeprefix("#/").split("/"):
-                target = target[part]
-            node = target
-        return node
-
-    @staticmethod
-    def _validator(schema: dict[str, Any], registry: Registry) -> Draft202012Validator:
-        # Local "#/components/..." refs must resolve against the whole document.
-        wrapped = {"$ref": f"{_ROOT}#"} if schema is None else _rebase(schema)
-        return Draft202012Validator(wrapped, registry=registry, format_checker=FORMATS)
+        return deref(self.document, node)
 
     def operation(self, operation_id: str) -> Operation:
         return self.operations[operation_id]
@@ -145,17 +101,6 @@ class RequestValidator:
         return values
 
 
-def _rebase(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {
-            k: (f"{_ROOT}{v}" if k == "$ref" and isinstance(v, str) and v.startswith("#") else _rebase(v))
-            for k, v in node.items()
-        }
-    if isinstance(node, list):
-        return [_rebase(v) for v in node]
-    return node
-
-
 def _coerce(raw: str, schema: dict[str, Any]) -> Any:
     kind = schema.get("type")
     kinds = kind if isinstance(kind, list) else [kind]
@@ -171,11 +116,7 @@ def _coerce(raw: str, schema: dict[str, Any]) -> Any:
     return raw
 
 
-def _check(validator: Draft202012Validator, value: Any, what: str) -> None:
-    error = next(iter(sorted(validator.iter_errors(value), key=lambda e: list(e.path))), None)
-    if error is None:
-        return
-    where = "/".join(str(p) for p in error.absolute_path)
-    location = f"{what}{' at ' + where if where else ''}"
-    message = error.message if len(error.message) <= 200 else error.message[:200] + "…"
-    raise RequestInvalid(f"{location}: {message}")
+def _check(check: Draft202012Validator, value: Any, what: str) -> None:
+    problem = first_error(check, value)
+    if problem:
+        raise RequestInvalid(f"{what} {problem}")

@@ -178,6 +178,15 @@ class WebhookDispatcher:
         except (httpx.HTTPError, OSError) as exc:
             row["last_error"] = f"{type(exc).__name__}: {exc}"[:300]
         row["last_status"] = status
+        self.settle(row, status)
+        self.storage.put("outbox", row, scope=scope, parent=webhook_id)
+        log.info(
+            "webhook %s %s attempt %d -> %s", row["event"], row["uuid"], row["attempts"],
+            status if status is not None else row["last_error"],
+        )
+
+    def settle(self, row: Doc, status: int | None) -> None:
+        """The retry policy: what one attempt's outcome means for the delivery."""
         if status is not None and 200 <= status < 300:
             row["state"] = "delivered"
         elif status is not None and status < 500:
@@ -186,11 +195,6 @@ class WebhookDispatcher:
             row["state"] = "failed"
         else:
             row["next_attempt_at"] = self.clock.now() + self.policy.backoff_seconds[row["attempts"] - 1]
-        self.storage.put("outbox", row, scope=scope, parent=webhook_id)
-        log.info(
-            "webhook %s %s attempt %d -> %s", row["event"], row["uuid"], row["attempts"],
-            status if status is not None else row["last_error"],
-        )
 
     def delivery_headers(self, webhook: Doc, row: Doc, body: bytes) -> dict[str, str]:
         return {

@@ -1,0 +1,259 @@
+"""The world a scenario runs in: one `Harness` per test session, one `Scenario` per test.
+
+The harness owns what lives for the whole run (config, API client, evidence, webhook
+receiver, participant driver, the suite's presets). A scenario is a test's view of it: it
+creates meetings named with the run id, joins participants, registers webhooks, passes
+time — and on the way out cleans up everything it made, pass or fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance.client import ApiClient
+from conformance.config import RunConfig
+from conformance.drivers.base import Participant, ParticipantDriver
+from conformance.errors import CheckNotRunnable, ConfigError, UnexpectedResponse
+from conformance.evidence import EvidenceLog, current_check
+from conformance.ratelimit import RateLimiter
+from conformance.redaction import Redactor
+from conformance.webhook_receiver import Channel, WebhookReceiver
+
+log = logging.getLogger("conformance.harness")
+
+HOST_PERMISSIONS = {
+    "kick_participant": True, "pin_participant": True, "can_record": True,
+    "disable_participant_audio": True, "disable_participant_video": True,
+    "accept_waiting_requests": True, "show_participant_list": True,
+}
+PARTICIPANT_PERMISSIONS = {"kick_participant": False, "show_participant_list": True}
+
+
+@dataclass
+class Ledger:
+    """What this run created on the target, so that it can all be removed again."""
+
+    meetings: list[str] = field(default_factory=list)
+    webhooks: list[str] = field(default_factory=list)
+    presets: list[str] = field(default_factory=list)
+    left_behind: list[str] = field(default_factory=list)
+
+
+def make_driver(config: RunConfig, evidence: EvidenceLog, timeout: float) -> ParticipantDriver:
+    def sink(label: str, event: dict[str, Any]) -> None:
+        evidence.record_event("client-event", {"participant": label, **event}, current_check.get())
+
+    if config.driver.kind == "bridge":
+        from conformance.drivers.bridge import BridgeDriver
+
+        if not config.driver.bridge_command:
+            raise ConfigError("driver.kind = bridge needs driver.bridge_command (RTKC_BRIDGE_COMMAND)")
+        return BridgeDriver(config.target.realtime_url, sink, timeout, command=list(config.driver.bridge_command))
+    from conformance.drivers.websocket import WebSocketDriver
+
+    return WebSocketDriver(config.target.realtime_url, sink, timeout)
+
+
+class Harness:
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self.redactor = Redactor(config.secrets())
+        self.evidence = EvidenceLog(self.redactor)
+        self.limiter = RateLimiter(config.limits.requests_per_10s, 10.0)
+        self.api = ApiClient(config, self.evidence, self.limiter)
+        self.ledger = Ledger()
+        self.receiver: WebhookReceiver | None = None
+        self._driver: ParticipantDriver | None = None
+        self.host_preset = config.presets.host or ""
+        self.participant_preset = config.presets.participant or ""
+        self._labels = itertools.count(1)
+        self._key_loaded = False
+
+    @property
+    def profiles(self) -> tuple[str, ...]:
+        return self.config.target.profiles
+
+    @property
+    def event_timeout(self) -> float:
+        return self.config.limits.event_timeout_seconds
+
+    async def open(self) -> Harness:
+        if not (self.host_preset and self.participant_preset):
+            await self._create_presets()
+        if "webhooks" in self.profiles or "recording" in self.profiles or "session" in self.profiles:
+            self.receiver = WebhookReceiver(
+                self.config.webhooks.listen, self.config.webhooks.public_url, evidence=self.evidence
+            )
+            await self.receiver.start()
+        return self
+
+    @property
+    def driver(self) -> ParticipantDriver:
+        if self._driver is None:
+            self._driver = make_driver(self.config, self.evidence, self.event_timeout)
+        return self._driver
+
+    async def load_public_key(self) -> None:
+        """Fetch the target's webhook signing key once, so deliveries get verified."""
+        if self.receiver is not None and not self._key_loaded:
+            self.receiver.set_public_key(await self.api.get_webhook_public_key())
+            self._key_loaded = True
+
+    async def _create_presets(self) -> None:
+        run = self.config.run_id
+        for role, permissions in (("host", HOST_PERMISSIONS), ("participant", PARTICIPANT_PERMISSIONS)):
+            name = f"{run}-{role}"
+            response = await self.api.create_preset(name, permissions)
+            response.expect(201, f"create the suite's {role} preset")
+            self.ledger.presets.append(response.data["id"])
+            if role == "host":
+                self.host_preset = name
+            else:
+                self.participant_preset = name
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            if self._driver is not None:
+                await asyncio.wait_for(self._driver.aclose(), 10)
+        for preset_id in self.ledger.presets:
+            await self._try_cleanup(f"preset {preset_id}", self.api.delete_preset(preset_id), (200, 404))
+        if self.receiver is not None:
+            with contextlib.suppress(Exception):
+                await self.receiver.stop()
+        await self.api.aclose()
+
+    async def _try_cleanup(self, what: str, call: Any, ok: tuple[int, ...]) -> None:
+        try:
+            response = await call
+            if response.status not in ok:
+                self.ledger.left_behind.append(f"{what} (cleanup answered {response.status})")
+        except Exception as exc:  # cleanup must go on whatever the target does
+            self.ledger.left_behind.append(f"{what} ({type(exc).__name__}: {exc})")
+
+    def label(self, role: str) -> str:
+        return f"{role}{next(self._labels)}"
+
+
+@dataclass
+class Seat:
+    """A participant added to a meeting through the API (not yet joined)."""
+
+    id: str
+    custom_participant_id: str
+    token: str = field(repr=False)
+    role: str
+
+
+class Scenario:
+    """One test's handle on the target; `cleanup()` undoes everything it created."""
+
+    def __init__(self, harness: Harness, name: str) -> None:
+        self.harness = harness
+        self.name = name
+        self.api = harness.api
+        self.config = harness.config
+        self.timeout = harness.event_timeout
+        self._meetings: list[str] = []
+        self._webhooks: list[str] = []
+        self._participants: list[Participant] = []
+        self._seq = itertools.count(1)
+
+    # -- resources -------------------------------------------------------------------------
+
+    async def meeting(self, **fields: Any) -> dict[str, Any]:
+        fields.setdefault("title", f"{self.config.run_id} {self.name}"[:255])
+        response = await self.api.create_meeting(**fields)
+        response.expect(201, "create a meeting for this scenario")
+        meeting = response.data
+        self._meetings.append(meeting["id"])
+        self.harness.ledger.meetings.append(meeting["id"])
+        return meeting
+
+    async def seat(self, meeting_id: str, role: str = "participant") -> Seat:
+        preset = self.harness.host_preset if role == "host" else self.harness.participant_preset
+        custom_id = f"{self.config.run_id}-{role}-{next(self._seq)}"
+        response = await self.api.add_participant(meeting_id, custom_id, preset, name=f"{role} {custom_id}")
+        response.expect(201, f"add a {role} to the meeting")
+        token = response.data.get("token")
+        if not isinstance(token, str) or not token:
+            raise UnexpectedResponse("add participant: the response carries no token")
+        self.harness.redactor.add(token)
+        return Seat(response.data["id"], custom_id, token, role)
+
+    async def client(self, role: str = "participant") -> Participant:
+        participant = await self.harness.driver.participant(self.harness.label(role))
+        self._participants.append(participant)
+        return participant
+
+    async def join(self, meeting_id: str, role: str = "participant", seat: Seat | None = None) -> Participant:
+        """Add a participant through the API and join it through the driver."""
+        seat = seat or await self.seat(meeting_id, role)
+        participant = await self.client(role)
+        participant.seat = seat  # type: ignore[attr-defined]
+        await participant.join(seat.token)
+        return participant
+
+    async def join_many(self, meeting_id: str, *roles: str) -> list[Participant]:
+        joined = []
+        for role in roles:  # one by one: each join is observed by those already in
+            joined.append(await self.join(meeting_id, role))
+        return joined
+
+    async def webhook(self, events: list[str], *, enabled: bool = True) -> tuple[dict[str, Any], Channel]:
+        receiver = self.require_receiver()
+        await self.harness.load_public_key()
+        channel = receiver.channel()
+        response = await self.api.create_webhook(f"{self.config.run_id} {self.name}"[:255], channel.url, events, enabled=enabled)
+        response.expect(201, "register a webhook")
+        self._webhooks.append(response.data["id"])
+        self.harness.ledger.webhooks.append(response.data["id"])
+        return response.data, channel
+
+    def require_receiver(self) -> WebhookReceiver:
+        if self.harness.receiver is None:
+            raise CheckNotRunnable("this check needs the webhook receiver (claim the webhooks profile)")
+        return self.harness.receiver
+
+    @property
+    def webhooks_claimed(self) -> bool:
+        return "webhooks" in self.harness.profiles
+
+    # -- time ------------------------------------------------------------------------------
+
+    async def pass_time(self, seconds: float, why: str) -> None:
+        """Let `seconds` of the target's time pass: its own timer is what is being tested.
+
+        With the target's test clock, the clock is advanced; otherwise real time is waited
+        out if the configured budget allows; otherwise the check cannot run (never passes).
+        """
+        time = self.config.time
+        if time.control == "test-clock":
+            response = await self.api.advance_clock(seconds)
+            response.expect(200, f"advance the target's clock by {seconds}s ({why})")
+        elif time.real_time_budget_seconds >= seconds:
+            await asyncio.sleep(seconds)  # waiting out the behaviour's own timer, by design
+        else:
+            raise CheckNotRunnable(
+                f"{why} needs {seconds:.0f}s of target time: the target has no test clock "
+                f"(time.control) and time.real_time_budget_seconds is "
+                f"{time.real_time_budget_seconds:.0f}"
+            )
+
+    # -- teardown --------------------------------------------------------------------------
+
+    async def cleanup(self) -> None:
+        for participant in self._participants:
+            with contextlib.suppress(Exception):
+                await participant.close()
+        for webhook_id in self._webhooks:
+            await self.harness._try_cleanup(f"webhook {webhook_id}", self.api.delete_webhook(webhook_id), (200, 404))
+        for meeting_id in self._meetings:
+            # A meeting cannot be deleted through the API: INACTIVE is the way to retire it.
+            await self.harness._try_cleanup(
+                f"meeting {meeting_id}", self.api.update_meeting(meeting_id, status="INACTIVE"), (200,)
+            )

@@ -1,0 +1,75 @@
+"""Steps several scenarios share: small, named for what they do on the target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance import must
+from conformance.drivers.base import Participant
+from conformance.harness import Scenario
+from conformance.webhook_receiver import Channel, Delivery
+
+
+async def active_session(scenario: Scenario, meeting_id: str, doing: str) -> dict[str, Any]:
+    response = await scenario.api.get_active_session(meeting_id)
+    must.status(response, 200, doing)
+    return must.success_data(response, doing)
+
+
+async def no_active_session(scenario: Scenario, meeting_id: str, doing: str) -> None:
+    response = await scenario.api.get_active_session(meeting_id)
+    must.status(response, 404, doing)
+
+
+async def session(scenario: Scenario, session_id: str, doing: str) -> dict[str, Any]:
+    response = await scenario.api.get_session(session_id)
+    must.status(response, 200, doing)
+    return must.success_data(response, doing)
+
+
+async def session_ended(scenario: Scenario, session_id: str, doing: str) -> dict[str, Any]:
+    """Wait (with a deadline) until the sessions API reads the session as ENDED."""
+
+    async def probe() -> dict[str, Any] | None:
+        data = await session(scenario, session_id, doing)
+        return data if data.get("status") == "ENDED" else None
+
+    data = await must.eventually(probe, scenario.timeout, f"session {session_id} reading ENDED ({doing})")
+    must.that(bool(data.get("ended_at")), f"{doing}: an ENDED session must have ended_at, got {data.get('ended_at')!r}")
+    return data
+
+
+async def room_left(participant: Participant, state: str, scenario: Scenario, doing: str) -> None:
+    event = await participant.wait_for("roomLeft", timeout=scenario.timeout, what=f"roomLeft ({doing})")
+    must.equal(event.get("state"), state, f"{participant.label}: roomLeft state after {doing}")
+
+
+async def still_in_room(participant: Participant, scenario: Scenario, doing: str) -> None:
+    gone = participant.received("roomLeft")
+    must.that(not gone, f"{participant.label} got roomLeft({gone[0].get('state') if gone else ''}) after {doing}")
+    must.that(
+        participant.room_state == "joined",
+        f"{participant.label} should still be in the room after {doing}, but its state is {participant.room_state!r}",
+    )
+
+
+async def told_left(observer: Participant, leaver: Participant, scenario: Scenario, doing: str) -> None:
+    await observer.wait_for(
+        "participantLeft",
+        lambda e: (e.get("participant") or {}).get("id") == leaver.peer_id,
+        timeout=scenario.timeout,
+        what=f"participantLeft for {leaver.label} ({doing})",
+    )
+
+
+def is_event(name: str, session_id: str | None = None) -> Any:
+    def match(delivery: Delivery) -> bool:
+        body = delivery.json if isinstance(delivery.json, dict) else {}
+        meeting = body.get("meeting") if isinstance(body.get("meeting"), dict) else {}
+        return delivery.event == name and (session_id is None or meeting.get("sessionId") == session_id)
+
+    return match
+
+
+async def delivery(channel: Channel, name: str, scenario: Scenario, session_id: str | None = None) -> Delivery:
+    return await channel.wait_for(is_event(name, session_id), scenario.timeout, what=name)

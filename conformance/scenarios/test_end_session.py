@@ -1,0 +1,120 @@
+"""Ending a session: kick-all (REST or client `kickAll()`) removes everyone and ends it.
+
+RealtimeKit, "End a session": "To end the current session for all participants, remove all
+participants using kickAll(). This stops any ongoing recording for that session and sets the
+session status to ENDED." … "When the session ends, all participants leave the session. The
+SDK emits a roomLeft event with state set to ended."
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from conformance import must
+from conformance.scenarios import steps
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+requirement = pytest.mark.requirement
+
+
+@requirement("END-01")
+async def test_kick_all_answers_with_the_number_of_participants_removed(scenario):
+    meeting = await scenario.meeting()
+    await scenario.join_many(meeting["id"], "host", "participant", "participant")
+
+    response = await scenario.api.kick_all(meeting["id"])
+    data = must.success_data(must.status(response, 200, "end the live session"), "kick-all")
+    must.that(isinstance(data.get("action"), str), f"kick-all data.action must be a string, got {data.get('action')!r}", response)
+    must.equal(data.get("kicked_participants_count"), 3, "kick-all kicked_participants_count with 3 present", response)
+
+
+@requirement("END-02")
+async def test_everyone_gets_room_left_ended_and_is_disconnected(scenario):
+    meeting = await scenario.meeting()
+    people = await scenario.join_many(meeting["id"], "host", "participant", "participant")
+
+    must.status(await scenario.api.kick_all(meeting["id"]), 200, "end the live session")
+
+    for person in people:
+        await steps.room_left(person, "ended", scenario, "kick-all")
+        await person.wait_disconnected(scenario.timeout)
+
+
+@requirement("END-03")
+async def test_ended_session_reads_ended_and_the_meeting_has_no_live_session(scenario):
+    meeting = await scenario.meeting()
+    host, _ = await scenario.join_many(meeting["id"], "host", "participant")
+
+    must.status(await scenario.api.kick_all(meeting["id"]), 200, "end the live session")
+
+    await steps.session_ended(scenario, host.session_id, "kick-all")
+    await steps.no_active_session(scenario, meeting["id"], "the meeting has no live session after kick-all")
+
+
+@requirement("END-05")
+async def test_client_kick_all_by_a_host_ends_the_session(scenario):
+    meeting = await scenario.meeting()
+    host, *others = await scenario.join_many(meeting["id"], "host", "participant", "participant")
+
+    await host.kick_all()
+
+    for person in (host, *others):
+        await steps.room_left(person, "ended", scenario, "the host's kickAll()")
+    await steps.session_ended(scenario, host.session_id, "the host's kickAll()")
+    await steps.no_active_session(scenario, meeting["id"], "no live session after kickAll()")
+
+
+@requirement("END-06")
+async def test_kick_all_without_a_live_session_is_404_and_changes_nothing(scenario):
+    meeting = await scenario.meeting()
+
+    response = await scenario.api.kick_all(meeting["id"])
+    must.error_envelope(response, 404, "kick-all on a meeting that has no live session")
+
+    after = must.success_data(must.status(await scenario.api.get_meeting(meeting["id"]), 200, "read the meeting"), "get meeting")
+    must.equal(after.get("status"), "ACTIVE", "meeting status after a refused kick-all")
+    sessions = must.success_data(
+        must.status(await scenario.api.list_sessions(associated_id=meeting["id"]), 200, "list the meeting's sessions"),
+        "list sessions",
+    )
+    must.equal(sessions.get("sessions"), [], "sessions of a meeting nobody joined, after a refused kick-all")
+
+
+@requirement("END-07")
+async def test_ending_twice_ends_once(scenario):
+    meeting = await scenario.meeting()
+    channel = None
+    if scenario.webhooks_claimed:
+        _, channel = await scenario.webhook(["meeting.ended"])
+    host, _ = await scenario.join_many(meeting["id"], "host", "participant")
+
+    first, second = await asyncio.gather(scenario.api.kick_all(meeting["id"]), scenario.api.kick_all(meeting["id"]))
+    must.equal(sorted([first.status, second.status]), [200, 404], "statuses of two concurrent kick-alls")
+    must.status(await scenario.api.kick_all(meeting["id"]), 404, "a third kick-all after the end")
+
+    if channel is not None:
+        await steps.delivery(channel, "meeting.ended", scenario, host.session_id)
+        # Negative check: a second meeting.ended must not follow; the window is the point.
+        await channel.assert_none(lambda d: d.event == "meeting.ended" and d.seq > channel.deliveries[0].seq,
+                                  within=1.0, what="a second meeting.ended")
+
+
+@requirement("END-09")
+async def test_a_join_right_after_an_end_never_lands_in_the_ended_session(scenario):
+    meeting = await scenario.meeting()
+    host, _ = await scenario.join_many(meeting["id"], "host", "participant")
+    ended_session = host.session_id
+
+    must.status(await scenario.api.kick_all(meeting["id"]), 200, "end the live session")
+    latecomer = await scenario.client()
+    seat = await scenario.seat(meeting["id"])
+    try:
+        await latecomer.join(seat.token)
+    except Exception as refused:  # refusing the join is also correct
+        if type(refused).__name__ != "ClientError":
+            raise
+        return
+    must.that(latecomer.session_id != ended_session,
+              f"a join right after the end landed in the ended session {ended_session}")
