@@ -311,7 +311,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("target.app_id", "RTKC_APP_ID", _opt_str),
     _Field("target.realtime_url", "RTKC_REALTIME_URL", _ws_url),
     _Field("target.webhook_public_key_url", "RTKC_WEBHOOK_PUBLIC_KEY_URL", _http_url),
-    _Field("target.description", None, _str),
+    _Field("target.description", "RTKC_DESCRIPTION", _str),
     _Field("target.profiles", "RTKC_PROFILES", _profiles),
     _Field("other_account.account_id", "RTKC_OTHER_ACCOUNT_ID", _opt_str),
     _Field("other_account.app_id", "RTKC_OTHER_APP_ID", _opt_str),
@@ -322,15 +322,15 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("webhooks.listen", "RTKC_WEBHOOK_LISTEN", _listen),
     _Field("webhooks.public_url", "RTKC_WEBHOOK_PUBLIC_URL", _http_url),
     _Field("time.control", "RTKC_TIME_CONTROL", _choice("none", "test-clock")),
-    _Field("time.real_time_budget_seconds", None, _non_negative_float),
-    _Field("time.host_grace_seconds", None, _positive_float),
-    _Field("limits.requests_per_10s", None, _positive_int),
-    _Field("limits.request_timeout_seconds", None, _positive_float),
-    _Field("limits.check_timeout_seconds", None, _positive_float),
-    _Field("limits.run_deadline_seconds", None, _positive_float),
-    _Field("limits.event_timeout_seconds", None, _positive_float),
-    _Field("run_id", None, _run_id),
-    _Field("reports_dir", None, _path),
+    _Field("time.real_time_budget_seconds", "RTKC_REAL_TIME_BUDGET_SECONDS", _non_negative_float),
+    _Field("time.host_grace_seconds", "RTKC_HOST_GRACE_SECONDS", _positive_float),
+    _Field("limits.requests_per_10s", "RTKC_REQUESTS_PER_10S", _positive_int),
+    _Field("limits.request_timeout_seconds", "RTKC_REQUEST_TIMEOUT_SECONDS", _positive_float),
+    _Field("limits.check_timeout_seconds", "RTKC_CHECK_TIMEOUT_SECONDS", _positive_float),
+    _Field("limits.run_deadline_seconds", "RTKC_RUN_DEADLINE_SECONDS", _positive_float),
+    _Field("limits.event_timeout_seconds", "RTKC_EVENT_TIMEOUT_SECONDS", _positive_float),
+    _Field("run_id", "RTKC_RUN_ID", _run_id),
+    _Field("reports_dir", "RTKC_REPORTS_DIR", _path),
 )
 
 
@@ -611,3 +611,26 @@ check_timeout_seconds = 60       # per check
 run_deadline_seconds = 1800      # whole run
 event_timeout_seconds = 5        # wait for one client event or webhook delivery
 """
+
+
+def overrides_as_env(overrides: Mapping[str, object]) -> dict[str, str]:
+    """The same overrides as RTKC_* environment variables, for a child process.
+
+    Lists become comma-separated (shlex-joined for the bridge command). Secrets are never
+    overrides, so none can end up on a command line.
+    """
+    by_key = {f.key: f.env for f in _FIELDS if f.env}
+    env: dict[str, str] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        name = by_key.get(key)
+        if name is None:
+            raise ConfigError(f"setting {key} cannot be passed on to the test process")
+        if key == "driver.bridge_command" and not isinstance(value, str):
+            env[name] = shlex.join(str(v) for v in value)  # type: ignore[union-attr]
+        elif isinstance(value, list | tuple):
+            env[name] = ",".join(str(v) for v in value)
+        else:
+            env[name] = str(value)
+    return env

@@ -26,6 +26,7 @@ import itertools
 import json
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from conformance.drivers.base import (
@@ -48,6 +49,16 @@ STDERR_LINE_CHARS = 500
 BRIDGE_LABEL = "bridge"
 
 
+@dataclass
+class _Pending:
+    """A request written to the bridge and not answered yet."""
+
+    op: str
+    who: str
+    future: asyncio.Future[dict[str, Any]]
+    participant: BridgeParticipant | None
+
+
 class BridgeParticipant(Participant):
     """One participant played by the bridge; requests go out tagged with its label."""
 
@@ -62,12 +73,17 @@ class BridgeParticipant(Participant):
     async def _call(self, op: str, **fields: Any) -> dict[str, Any]:
         self._used = True
         return await self._driver.request(
-            op, who=self.label, timeout=self.request_timeout, participant=self.label, **fields
+            op, who=self.label, timeout=self.request_timeout, for_participant=self, **fields
         )
 
     async def join(self, token: str) -> Event:
         self._driver.redactor.add(token)
-        result = await self._call("join", token=token)
+        # The driver's reader records the roomJoined as the reply arrives (see _joined), so
+        # it comes before any event the bridge writes after the reply.
+        return await self._call("join", token=token)
+
+    async def _joined(self, result: dict[str, Any]) -> Event:
+        """The join reply's result becomes this participant's roomJoined event."""
         me = result.get("self")
         if not isinstance(me, dict) or not isinstance(me.get("id"), str):
             raise UnexpectedResponse(
@@ -129,7 +145,7 @@ class BridgeDriver(ParticipantDriver):
         self._stdout_task: asyncio.Task[None] | None = None
         self._stderr_task: asyncio.Task[None] | None = None
         self._stderr: deque[str] = deque(maxlen=STDERR_LINES)
-        self._pending: dict[int, tuple[str, str, asyncio.Future[dict[str, Any]]]] = {}
+        self._pending: dict[int, _Pending] = {}
         self._ids = itertools.count(1)
         self._write_lock = asyncio.Lock()
         self._start_lock = asyncio.Lock()
@@ -193,18 +209,28 @@ class BridgeDriver(ParticipantDriver):
 
     # -- requests and replies --------------------------------------------------------------
 
-    async def request(self, op: str, *, who: str, timeout: float, **fields: Any) -> dict[str, Any]:
+    async def request(
+        self,
+        op: str,
+        *,
+        who: str,
+        timeout: float,
+        for_participant: BridgeParticipant | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
         """Send one request; the `result` of an ok reply, or raise (see the module docstring)."""
         prefix = f"{who}: " if who else ""
         if self._gone.is_set():
             raise UnexpectedResponse(f"{prefix}cannot send {op}: {self._gone_reason}")
+        if for_participant is not None:
+            fields["participant"] = for_participant.label
         request_id = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = (op, who, future)
+        self._pending[request_id] = _Pending(op, who, future, for_participant)
         try:
             async with asyncio.timeout(timeout):
                 await self._write({"id": request_id, "op": op, **fields})
-                reply = await future
+                return await future
         except TimeoutError:
             raise TargetTimeout(
                 f"{prefix}the bridge did not answer {op} within {timeout:.1f}s"
@@ -220,7 +246,19 @@ class BridgeDriver(ParticipantDriver):
             self._pending.pop(request_id, None)
             if future.done() and not future.cancelled():
                 future.exception()  # retrieved here, so asyncio does not warn about it
-        return self._result(op, who, reply)
+
+    async def _answer(self, pending: _Pending, reply: dict[str, Any]) -> None:
+        """Settle a pending request with its reply, in stdout order."""
+        try:
+            result = self._result(pending.op, pending.who, reply)
+            if pending.op == "join" and pending.participant is not None:
+                result = await pending.participant._joined(result)
+        except (ClientError, UnexpectedResponse) as exc:
+            if not pending.future.done():
+                pending.future.set_exception(exc)
+            return
+        if not pending.future.done():
+            pending.future.set_result(result)
 
     def _result(self, op: str, who: str, reply: dict[str, Any]) -> dict[str, Any]:
         prefix = f"{who}: " if who else ""
@@ -368,8 +406,8 @@ class BridgeDriver(ParticipantDriver):
                 pass
             elif entry is None:
                 await self._note("reply to no pending request (late, or an unknown id)", text)
-            elif not entry[2].done():
-                entry[2].set_result(message)
+            elif not entry.future.done():
+                await self._answer(entry, message)
             return
         label, event = message.get("participant"), message.get("event")
         participant = self._participants.get(label) if isinstance(label, str) else None
@@ -412,11 +450,11 @@ class BridgeDriver(ParticipantDriver):
             how += " (shut down by the suite)"
         self._gone_reason = f"{how}; {self._describe_stderr()}"
         self._gone.set()
-        for request_id, (op, who, future) in list(self._pending.items()):
-            if not future.done():
-                prefix = f"{who}: " if who else ""
-                future.set_exception(UnexpectedResponse(
-                    f"{prefix}{how} before answering {op}; {self._describe_stderr()}"
+        for request_id, pending in list(self._pending.items()):
+            if not pending.future.done():
+                prefix = f"{pending.who}: " if pending.who else ""
+                pending.future.set_exception(UnexpectedResponse(
+                    f"{prefix}{how} before answering {pending.op}; {self._describe_stderr()}"
                 ))
             self._pending.pop(request_id, None)
         for participant in self._participants.values():

@@ -101,6 +101,26 @@ async def test_ending_twice_ends_once(scenario):
                                   within=1.0, what="a second meeting.ended")
 
 
+@requirement("END-08")
+async def test_an_end_delivers_meeting_ended_once_with_the_host_reason(scenario):
+    _, channel = await scenario.webhook(["meeting.ended"])
+    meeting = await scenario.meeting()
+    host, _ = await scenario.join_many(meeting["id"], "host", "participant")
+
+    must.status(await scenario.api.kick_all(meeting["id"]), 200, "end the live session")
+
+    delivery = await steps.delivery(channel, "meeting.ended", scenario, host.session_id)
+    body = delivery.json or {}
+    must.equal(body.get("reason"), "HOST_ENDED_MEETING", "meeting.ended reason after kick-all")
+    must.equal((body.get("meeting") or {}).get("id"), meeting["id"], "meeting.ended meeting.id")
+    must.that(bool((body.get("meeting") or {}).get("endedAt")), f"meeting.ended must carry meeting.endedAt: {body}")
+    # Negative check: exactly once per session; the window is the point.
+    await channel.assert_none(
+        lambda d: d.seq > delivery.seq and steps.is_event("meeting.ended", host.session_id)(d),
+        within=1.0, what="a second meeting.ended for the same session",
+    )
+
+
 @requirement("END-09")
 async def test_a_join_right_after_an_end_never_lands_in_the_ended_session(scenario):
     meeting = await scenario.meeting()

@@ -65,6 +65,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "webhook_timeout_seconds": 1.0,
 }
 WAIT = 5.0  # deadline for anything that should happen "at once"
+STALL_SECONDS = 1.0  # a stalled webhook answer; the server's timeout must be shorter
 
 
 # -- servers ---------------------------------------------------------------------------------
@@ -359,6 +360,7 @@ class Delivery:
     headers: dict[str, str]
     body: bytes
     answered: int
+    stalled: bool = False
 
     @property
     def json(self) -> Any:
@@ -396,7 +398,7 @@ class Receiver:
         self.deliveries: list[Delivery] = []
         self.port: int | None = None
         self._seq = itertools.count(1)
-        self._script: dict[str, deque[int]] = {}
+        self._script: dict[str, deque[int | str]] = {}
         self._always: dict[str, int] = {}
         self._changed = asyncio.Condition()
         self._server: _QuietServer | None = None
@@ -429,8 +431,10 @@ class Receiver:
     def url(self, channel: str) -> str:
         return f"http://127.0.0.1:{self.port}/{channel}"
 
-    def script(self, channel: str, *statuses: int) -> None:
-        self._script.setdefault(channel, deque()).extend(statuses)
+    def script(self, channel: str, *answers: int | str) -> None:
+        """The next answers on `channel`: a status, or "stall" (hold the request open
+        for STALL_SECONDS, longer than the server's webhook timeout, then answer 200)."""
+        self._script.setdefault(channel, deque()).extend(answers)
 
     def always(self, channel: str, status: int) -> None:
         self._always[channel] = status
@@ -472,11 +476,16 @@ class Receiver:
                 break
         channel = scope["path"].strip("/")
         queued = self._script.get(channel)
-        status = queued.popleft() if queued else self._always.get(channel, 200)
+        answer = queued.popleft() if queued else self._always.get(channel, 200)
+        status = 200 if answer == "stall" else int(answer)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        self.deliveries.append(Delivery(next(self._seq), channel, headers, b"".join(chunks), status))
+        delivery = Delivery(next(self._seq), channel, headers, b"".join(chunks), status)
+        delivery.stalled = answer == "stall"
+        self.deliveries.append(delivery)
         async with self._changed:
             self._changed.notify_all()
+        if answer == "stall":
+            await asyncio.sleep(STALL_SECONDS)  # not answering in time is the scripted behaviour
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-length", b"0")]})
         await send({"type": "http.response.body", "body": b""})

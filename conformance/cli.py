@@ -1,0 +1,160 @@
+"""The command line: `conformance serve | run | selftest | faults`. Thin on purpose: each
+command parses flags and hands over to the module that does the work."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from conformance import __version__
+from conformance.errors import ConformanceError
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import tempfile
+
+    import uvicorn
+
+    from conformance.reference.app import Credentials, ReferenceSettings, build
+    from conformance.reference.server import Endpoints, announcement, bind, configure_logging, uvicorn_config
+
+    configure_logging(args.log_level.upper())
+    creds = Credentials()
+    for field, env in (("admin_token", "RTK_REFERENCE_ADMIN_TOKEN"), ("readonly_token", "RTK_REFERENCE_READONLY_TOKEN"),
+                       ("no_permission_token", "RTK_REFERENCE_NO_PERMISSION_TOKEN"),
+                       ("other_token", "RTK_REFERENCE_OTHER_TOKEN")):
+        if os.environ.get(env):
+            setattr(creds, field, os.environ[env])
+    creds.account_id = args.account_id or creds.account_id
+    creds.app_id = args.app_id or creds.app_id
+    db = args.db or str(Path(tempfile.mkdtemp(prefix="rtk-reference-")) / "reference.sqlite3")
+    settings = ReferenceSettings(
+        db_path=db, credentials=creds, host_grace_seconds=args.host_grace_seconds,
+        test_clock=args.test_clock, faults=tuple(args.fault),
+    )
+    reference = build(settings)
+    sock = bind(args.host, args.port)
+    endpoints = Endpoints(args.host, sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn_config(reference, log_level=args.log_level))
+
+    async def main() -> None:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.005)  # uvicorn exposes no startup event; this is its flag
+        if server.started:
+            print(json.dumps(announcement(reference, endpoints)), flush=True)
+        await task
+
+    asyncio.run(main())
+    return 0
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    values = {
+        "target.base_url": args.base_url, "target.account_id": args.account_id, "target.app_id": args.app_id,
+        "target.realtime_url": args.realtime_url, "target.profiles": args.profile or None,
+        "driver.kind": args.driver, "run_id": args.run_id, "reports_dir": args.reports_dir,
+        "time.control": args.time_control,
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _run(args: argparse.Namespace) -> int:
+    from conformance.runner import RunRequest, run, summary
+
+    outcome = run(RunRequest(
+        config_path=Path(args.config) if args.config else None, overrides=_overrides(args),
+        requirements=args.requirement or [], faults=args.reference_fault or [], workers=args.workers,
+    ))
+    print(summary(outcome))
+    return outcome.exit_code
+
+
+def _selftest(args: argparse.Namespace) -> int:
+    from conformance.selftest import matrix, selftest
+
+    clean, results = selftest(args.fault or None, full=args.full, parallel=args.parallel)
+    print(matrix(clean, results))
+    survivors = [r.fault.name for r in results if not r.caught]
+    if clean.exit_code != 0:
+        print(f"\nthe clean reference did not pass every check (exit {clean.exit_code}); see {clean.run_dir}")
+        return 1
+    if survivors:
+        print(f"\n{len(survivors)} fault(s) survived: {', '.join(survivors)}")
+        return 1
+    print(f"\nall {len(results)} faults caught; the clean reference passed every check")
+    return 0
+
+
+def _faults(args: argparse.Namespace) -> int:
+    from conformance.reference.faults import FAULTS
+
+    for fault in FAULTS.values():
+        print(f"{fault.name:<36} {','.join(fault.requirements):<22} {fault.description}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="conformance", description="RealtimeKit end-session conformance suite")
+    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the bundled reference implementation")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    serve.add_argument("--db", default=None, help="SQLite file (default: a new temporary file)")
+    serve.add_argument("--host-grace-seconds", type=float, default=900.0)
+    serve.add_argument("--account-id", default=None)
+    serve.add_argument("--app-id", default=None)
+    serve.add_argument("--test-clock", action="store_true", help="enable POST /_conformance/clock/advance")
+    serve.add_argument("--fault", action="append", default=[], help="switch a fault on (see `conformance faults`)")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=_serve)
+
+    run = sub.add_parser("run", help="run the conformance suite (default: against the bundled reference)")
+    run.add_argument("--config", help="target configuration TOML (see README)")
+    run.add_argument("--base-url")
+    run.add_argument("--account-id")
+    run.add_argument("--app-id")
+    run.add_argument("--realtime-url")
+    run.add_argument("--profile", action="append", help="claimed profile (repeatable)")
+    run.add_argument("--driver", choices=["websocket", "bridge"])
+    run.add_argument("--time-control", choices=["none", "test-clock"])
+    run.add_argument("--requirement", action="append", help="run only this requirement (repeatable)")
+    run.add_argument("--reference-fault", action="append", help="embedded reference only: switch a fault on")
+    run.add_argument("--workers", type=int, default=None, help="parallel test processes")
+    run.add_argument("--run-id")
+    run.add_argument("--reports-dir")
+    run.set_defaults(func=_run)
+
+    st = sub.add_parser("selftest", help="prove every check can fail: run the suite against each fault")
+    st.add_argument("--fault", action="append", help="only this fault (repeatable)")
+    st.add_argument("--full", action="store_true", help="run every check against every fault")
+    st.add_argument("--parallel", type=int, default=2)
+    st.set_defaults(func=_selftest)
+
+    faults = sub.add_parser("faults", help="list the reference implementation's faults")
+    faults.set_defaults(func=_faults)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        return args.func(args)
+    except ConformanceError as error:
+        print(f"conformance: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("conformance: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

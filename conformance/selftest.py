@@ -1,0 +1,80 @@
+"""`conformance selftest`: proof that every check can fail.
+
+Runs the suite against the embedded reference once clean (everything must pass), then once
+per fault with that fault switched on. A fault is caught when a check of a requirement it
+targets fails (or warns, for SHOULD). A fault nobody catches means some check cannot fail:
+the selftest then exits non-zero.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from conformance.reference.faults import FAULTS, Fault
+from conformance.runner import RunOutcome, RunRequest, run
+
+CAUGHT = ("fail", "warning")
+
+
+@dataclass
+class FaultResult:
+    fault: Fault
+    outcome: RunOutcome
+
+    def verdict_of(self, requirement_id: str) -> str:
+        for verdict in self.outcome.verdicts:
+            if verdict.requirement.id == requirement_id:
+                return verdict.outcome
+        return "-"
+
+    @property
+    def caught(self) -> bool:
+        return any(self.verdict_of(rid) in CAUGHT for rid in self.fault.requirements)
+
+
+def _one(fault: Fault | None, full: bool, reports: Path) -> RunOutcome:
+    request = RunRequest(
+        overrides={"reports_dir": str(reports), "run_id": f"selftest-{fault.name if fault else 'clean'}"},
+        requirements=[] if (full or fault is None) else list(fault.requirements),
+        faults=[fault.name] if fault else [],
+        workers=1,
+        quiet=True,
+    )
+    return run(request)
+
+
+def selftest(names: list[str] | None = None, full: bool = False, parallel: int = 2,
+             reports: Path | None = None) -> tuple[RunOutcome, list[FaultResult]]:
+    reports = reports or Path(tempfile.mkdtemp(prefix="rtkc-selftest-"))
+    chosen = [FAULTS[n] for n in names] if names else list(FAULTS.values())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        clean = pool.submit(_one, None, full, reports)
+        futures = {pool.submit(_one, f, full, reports): f for f in chosen}
+        results = [FaultResult(futures[fut], fut.result()) for fut in futures]
+        return clean.result(), sorted(results, key=lambda r: r.fault.name)
+
+
+SYMBOLS = {"fail": "X", "warning": "x", "pass": ".", "error": "E", "not_run": "?", "disabled": " ", "-": " "}
+
+
+def matrix(clean: RunOutcome, results: list[FaultResult]) -> str:
+    ids = [v.requirement.id for v in clean.verdicts]
+    width = max(len(r.fault.name) for r in results) if results else 10
+    header = " " * (width + 8) + " ".join(i.split("-")[0][0] + i.split("-")[1] for i in ids)
+    lines = ["fault × requirement  (X caught, x caught as warning, . passed, E error, ? not run, blank: not targeted)",
+             header]
+    clean_row = " ".join(f"{SYMBOLS[v.outcome]:>{len(i.split('-')[0][0] + i.split('-')[1])}}"
+                         for v, i in zip(clean.verdicts, ids, strict=True))
+    lines.append(f"{'(no fault)':<{width}} {'':<7}{clean_row}")
+    for result in results:
+        cells = []
+        for i in ids:
+            label = i.split("-")[0][0] + i.split("-")[1]
+            mark = SYMBOLS[result.verdict_of(i)] if (i in result.fault.requirements or result.verdict_of(i) in CAUGHT) else " "
+            cells.append(f"{mark:>{len(label)}}")
+        status = "caught " if result.caught else "SURVIVED"
+        lines.append(f"{result.fault.name:<{width}} {status:<7}{' '.join(cells)}")
+    return "\n".join(lines)

@@ -1,0 +1,99 @@
+"""From check results to requirement verdicts, and from verdicts to an exit code.
+
+Outcomes, by requirement:
+  pass       every check of it ran and passed
+  fail       a MUST check failed: the implementation broke the requirement
+  warning    a SHOULD check failed (reported, never gates)
+  not_run    claimed, but no check could run (an error, never a pass)
+  error      the suite could not tell (target unreachable, suite fault)
+  disabled   the target does not claim the requirement's profile
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance.catalogue import Catalogue, Requirement
+
+ORDER = ("fail", "error", "not_run", "warning", "pass", "disabled")
+
+
+@dataclass
+class Verdict:
+    requirement: Requirement
+    outcome: str
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        for record in self.checks:
+            if record["outcome"] not in ("pass",) and record.get("message"):
+                return record["message"]
+        if self.outcome == "not_run" and not self.checks:
+            return "no check of this requirement ran"
+        return ""
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def aggregate(
+    catalogue: Catalogue,
+    profiles: Iterable[str],
+    records: list[dict[str, Any]],
+    only: set[str] | None = None,
+) -> list[Verdict]:
+    claimed = set(profiles)
+    verdicts = []
+    for requirement in catalogue.requirements:
+        if only is not None and requirement.id not in only:
+            continue
+        if requirement.profile not in claimed:
+            verdicts.append(Verdict(requirement, "disabled"))
+            continue
+        checks = [r for r in records if requirement.id in r["requirements"]]
+        outcomes = {r["outcome"] for r in checks}
+        if not checks:
+            outcome = "not_run"
+        else:
+            outcome = next(o for o in ORDER if o in outcomes)
+        verdicts.append(Verdict(requirement, outcome, checks))
+    return verdicts
+
+
+def exit_code(verdicts: list[Verdict]) -> int:
+    """0: every claimed MUST passed; 1: the implementation failed one; 2: the suite could not tell."""
+    outcomes = {v.outcome for v in verdicts}
+    if "fail" in outcomes:
+        return 1
+    if outcomes & {"error", "not_run"}:
+        return 2
+    return 0
+
+
+SYMBOL = {"pass": "pass", "fail": "FAIL", "warning": "warn", "not_run": "NOT RUN", "error": "ERROR", "disabled": "-"}
+
+
+def table(verdicts: list[Verdict]) -> str:
+    lines = [f"{'requirement':<10} {'level':<6} {'profile':<9} {'verdict':<8} detail"]
+    for v in verdicts:
+        detail = v.message if v.outcome not in ("pass", "disabled") else ""
+        if v.outcome == "disabled":
+            detail = "profile not claimed"
+        lines.append(
+            f"{v.requirement.id:<10} {v.requirement.level:<6} {v.requirement.profile:<9} "
+            f"{SYMBOL[v.outcome]:<8} {detail[:160]}"
+        )
+    counts: dict[str, int] = {}
+    for v in verdicts:
+        counts[v.outcome] = counts.get(v.outcome, 0) + 1
+    lines.append("")
+    lines.append("  ".join(f"{SYMBOL[o]}: {counts[o]}" for o in ORDER if o in counts))
+    return "\n".join(lines)
