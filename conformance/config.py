@@ -117,6 +117,8 @@ class LimitsConfig:
     check_timeout_seconds: float = 60.0
     run_deadline_seconds: float = 1800.0
     event_timeout_seconds: float = 5.0
+    # How long a webhook retry may take to come (RealtimeKit documents no schedule).
+    webhook_retry_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -329,6 +331,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("limits.check_timeout_seconds", "RTKC_CHECK_TIMEOUT_SECONDS", _positive_float),
     _Field("limits.run_deadline_seconds", "RTKC_RUN_DEADLINE_SECONDS", _positive_float),
     _Field("limits.event_timeout_seconds", "RTKC_EVENT_TIMEOUT_SECONDS", _positive_float),
+    _Field("limits.webhook_retry_seconds", "RTKC_WEBHOOK_RETRY_SECONDS", _positive_float),
     _Field("run_id", "RTKC_RUN_ID", _run_id),
     _Field("reports_dir", "RTKC_REPORTS_DIR", _path),
 )
@@ -610,6 +613,7 @@ request_timeout_seconds = 10     # per HTTP request
 check_timeout_seconds = 60       # per check
 run_deadline_seconds = 1800      # whole run
 event_timeout_seconds = 5        # wait for one client event or webhook delivery
+webhook_retry_seconds = 60       # wait for a webhook retry after a 5xx or no answer
 """
 
 

@@ -43,7 +43,7 @@ class RunOutcome:
 def pytest_command(request: RunRequest, config: RunConfig, results: Path, workers: int) -> list[str]:
     args = [
         sys.executable, "-m", "pytest", "--pyargs", "conformance.scenarios",
-        "-p", "no:cacheprovider", "-p", "no:pact",
+        "-p", "no:cacheprovider", "-p", "no:pact", "-p", "no:hypothesispytest",
         "--rtkc-results", str(results),
         f"--timeout={config.limits.check_timeout_seconds:g}",
         "--no-header", "-rN", "--tb=no", "-q" if request.quiet else "-v",

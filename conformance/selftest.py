@@ -37,7 +37,9 @@ class FaultResult:
 
 def _one(fault: Fault | None, full: bool, reports: Path) -> RunOutcome:
     request = RunRequest(
-        overrides={"reports_dir": str(reports), "run_id": f"selftest-{fault.name if fault else 'clean'}"},
+        # Loopback answers in milliseconds: a short event deadline keeps caught faults quick.
+        overrides={"reports_dir": str(reports), "run_id": f"selftest-{fault.name if fault else 'clean'}",
+                   "limits.event_timeout_seconds": 2},
         requirements=[] if (full or fault is None) else list(fault.requirements),
         faults=[fault.name] if fault else [],
         workers=1,

@@ -37,6 +37,11 @@ def embedded_env(server: ThreadedServer) -> dict[str, str]:
     }
 
 
+# What is known of the embedded reference's timing (3 s delivery timeout, 1 s first backoff);
+# a user's own setting still wins.
+EMBEDDED_DEFAULTS = {"RTKC_WEBHOOK_RETRY_SECONDS": "10"}
+
+
 def start_embedded(faults: tuple[str, ...] = (), host_grace_seconds: float = 900.0) -> ThreadedServer:
     settings = ReferenceSettings(test_clock=True, faults=faults, host_grace_seconds=host_grace_seconds)
     return ThreadedServer(settings).start()
@@ -59,6 +64,8 @@ def resolve(
         raise ConfigError("--reference-fault only applies to the embedded reference; drop target.base_url")
     server = start_embedded(faults, config.time.host_grace_seconds)
     env.update(embedded_env(server))
+    for name, value in EMBEDDED_DEFAULTS.items():
+        env.setdefault(name, value)
     try:
         return load_config(config_path, env, overrides), server
     except BaseException:

@@ -237,6 +237,8 @@ async def test_garbage_lines_are_recorded_and_do_not_break_the_driver() -> None:
         "    send({'participant': 'nobody', 'event': {'type': 'participantJoined'}})\n"
         "    if r['op'] == 'hello':\n"
         "        ok(r, {'name': 'garbage bridge', 'version': '0'})\n"
+        "    elif r['op'] == 'join' and r['participant'] == 'bob':\n"
+        "        ok(r, {'session_id': 's-1'})\n"
         "    elif r['op'] == 'join':\n"
         "        token = r['token']\n"
         "        print('debug: joining with ' + token, flush=True)\n"
@@ -274,6 +276,11 @@ async def test_garbage_lines_are_recorded_and_do_not_break_the_driver() -> None:
             await p.kick_all()
         # The roomJoined (the join reply) comes before the event written after it.
         assert [e["type"] for e in p.events] == ["roomJoined", "participantJoined"]
+
+        bob = await driver.participant("bob")
+        with pytest.raises(UnexpectedResponse, match=r"join result has no self\.id"):
+            await bob.join(FAKE_TOKEN)
+        assert bob.room_state == "init" and bob.events == []
 
     whys = {note["why"] for note in driver.events}
     assert {"not JSON", "not a JSON object", "event without a type"} <= whys

@@ -23,13 +23,13 @@ EventSink = Callable[[str, Event], None]
 LEFT_STATES = ("left", "kicked", "ended", "rejected", "disconnected")
 
 
-class ClientError(Exception):
+class ClientError(UnexpectedResponse):
     """A request refused by the implementation, carrying its client error code."""
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(f"ClientError {code}: {message}")
         self.code = code
-        self.message = message
+        self.detail = message
 
 
 class Participant(ABC):

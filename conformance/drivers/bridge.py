@@ -253,7 +253,7 @@ class BridgeDriver(ParticipantDriver):
             result = self._result(pending.op, pending.who, reply)
             if pending.op == "join" and pending.participant is not None:
                 result = await pending.participant._joined(result)
-        except (ClientError, UnexpectedResponse) as exc:
+        except Exception as exc:  # ClientError, UnexpectedResponse, or a failing event sink
             if not pending.future.done():
                 pending.future.set_exception(exc)
             return

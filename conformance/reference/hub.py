@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from conformance.reference.sessions import Peer, Refused, SessionService
 from conformance.reference.storage import Storage
+from conformance.reference.validation import strict_json
 
 log = logging.getLogger("conformance.reference.hub")
 
@@ -113,7 +114,7 @@ class RealtimeHub:
         try:
             if text is None or len(text) > MAX_FRAME_CHARS:
                 raise ValueError
-            request = json.loads(text)
+            request = strict_json(text)
             if not isinstance(request, dict) or not isinstance(request.get("type"), str):
                 raise ValueError
         except ValueError:

@@ -8,7 +8,6 @@ state machine.
 
 from __future__ import annotations
 
-import json
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -25,7 +24,7 @@ from conformance.reference.hub import token_key
 from conformance.reference.recordings import RecordingConflict
 from conformance.reference.sessions import NoLiveSession, SessionService
 from conformance.reference.storage import Doc, Storage
-from conformance.reference.validation import RequestInvalid, RequestValidator
+from conformance.reference.validation import RequestInvalid, RequestValidator, strict_json
 from conformance.reference.webhooks import WebhookDispatcher, WebhookSigner
 
 PREFIX = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}"
@@ -182,8 +181,8 @@ class RestApi:
         present = bool(raw.strip())
         if present and self.validator.operation(op_id).body is not None:
             try:
-                body = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as exc:
+                body = strict_json(raw)
+            except ValueError as exc:
                 raise ApiError(400, f"request body is not valid JSON: {exc}") from None
         self.validator.body(op_id, body, present=present)
         return await handler(Call(request, scope, body if isinstance(body, dict) else {}, query))
@@ -479,7 +478,8 @@ class RestApi:
             self._preset_name_free(call.scope, call.body["name"], preset["id"])
             preset["name"] = call.body["name"]
         if "permissions" in call.body:
-            preset["permissions"] = {**preset["permissions"], **call.body["permissions"]}
+            # replaces the stored permissions as a whole, with create's defaults (the document)
+            preset["permissions"] = preset_permissions(call.body["permissions"])
         preset.update({k: call.body[k] for k in ("config", "ui") if k in call.body})
         preset["updated_at"] = self.clock.iso()
         self.storage.put("presets", preset, scope=call.scope)
@@ -548,11 +548,17 @@ def public(doc: Doc) -> Doc:
     return {k: v for k, v in doc.items() if k not in INTERNAL_FIELDS}
 
 
-def new_preset(name: str, permissions: dict[str, Any], now: str, scope: str) -> Doc:
-    granted = {flag: bool(permissions.get(flag, False)) for flag in PRESET_BOOLEANS}
+def preset_permissions(permissions: dict[str, Any]) -> Doc:
+    """Stored permissions from a request's: every flag present, those left out false."""
+    granted: Doc = {flag: bool(permissions.get(flag, False)) for flag in PRESET_BOOLEANS}
     granted["waiting_room_type"] = permissions.get("waiting_room_type", "SKIP")
+    return granted
+
+
+def new_preset(name: str, permissions: dict[str, Any], now: str, scope: str) -> Doc:
     return {
-        "id": str(uuid.uuid4()), "name": name, "permissions": granted, "config": {}, "ui": {},
+        "id": str(uuid.uuid4()), "name": name, "permissions": preset_permissions(permissions),
+        "config": {}, "ui": {},
         "created_at": now, "updated_at": now, "scope": scope,
     }
 

@@ -7,6 +7,8 @@ parameter schemas in the document and checks the request against them, so bad in
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,58 @@ _METHODS = ("get", "put", "post", "patch", "delete")
 
 class RequestInvalid(Exception):
     """The request does not match its operation in the OpenAPI description."""
+
+
+MAX_JSON_DEPTH = 64
+
+
+def strict_json(raw: bytes | str) -> Any:
+    """`json.loads`, refusing what could not be stored and sent back out as JSON again.
+
+    Python's parser accepts `NaN`/`Infinity`, numbers that overflow to infinity, and
+    escaped lone surrogates, and recurses on nesting; each of those would otherwise fail
+    later, when the value is encoded for storage or an answer. Raises ValueError.
+    """
+    try:
+        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            _utf8(node)
+            continue
+        if isinstance(node, dict):
+            for key in node:
+                _utf8(key)
+            children = list(node.values())
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in children)
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return number
+
+
+def _utf8(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("a string holds a lone surrogate: not valid Unicode") from None
 
 
 @dataclass
