@@ -81,12 +81,17 @@ def run(request: RunRequest) -> RunOutcome:
            "PACT_DO_NOT_TRACK": "true"}
     command = pytest_command(request, config, results, workers)
     reason = ""
+    log = (run_dir / "engine.log").open("w", encoding="utf-8") if request.quiet else None
     try:
-        child = subprocess.run(command, env=env, timeout=config.limits.run_deadline_seconds, check=False)
+        child = subprocess.run(command, env=env, timeout=config.limits.run_deadline_seconds, check=False,
+                               stdout=log, stderr=subprocess.STDOUT if log else None)
         if child.returncode not in (0, 1) and not results.exists():
             reason = f"the test engine stopped with exit code {child.returncode} before any check ran"
     except subprocess.TimeoutExpired:
         reason = f"the run exceeded its deadline of {config.limits.run_deadline_seconds:g}s and was stopped"
+    finally:
+        if log is not None:
+            log.close()
     only = set(request.requirements) or None
     verdicts = aggregate(catalogue.load(), config.target.profiles, read_results(results), only)
     code = exit_code(verdicts)

@@ -1,0 +1,73 @@
+"""`conformance run` end to end: the verdict against the reference, and what happens when
+the target is down, broken or silent (the run ends in time and says who is to blame)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.hostile import Always500, Hangs, closed_port_url
+
+
+def conformance(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "conformance.cli", *args],
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}, check=False,
+    )
+
+
+def target_env(base_url: str) -> dict[str, str]:
+    return {
+        "RTKC_BASE_URL": base_url, "RTKC_ACCOUNT_ID": "acct", "RTKC_APP_ID": "app",
+        "RTKC_REALTIME_URL": base_url.replace("http", "ws").replace("/client/v4", "/realtime"),
+        "RTKC_ADMIN_TOKEN": "canary-admin-token-0001", "RTKC_REQUEST_TIMEOUT_SECONDS": "1",
+        "RTKC_EVENT_TIMEOUT_SECONDS": "1",
+    }
+
+
+def test_a_run_against_the_reference_passes_every_requirement(tmp_path: Path):
+    done = conformance("run", "--reports-dir", str(tmp_path), "--run-id", "ref")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "CONFORMANT" in done.stdout
+    records = [json.loads(line) for line in (tmp_path / "ref" / "results.jsonl").read_text().splitlines()]
+    assert records and all(r["outcome"] == "pass" for r in records)
+    assert {rid for r in records for rid in r["requirements"]} >= {"END-01", "PERM-01", "CLASS-03", "WH-03"}
+
+
+def test_a_run_against_a_fault_fails_with_exit_1_naming_the_requirement(tmp_path: Path):
+    done = conformance("run", "--reports-dir", str(tmp_path), "--reference-fault", "ended_says_left",
+                       "--requirement", "END-02", "--requirement", "END-01")
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "NOT CONFORMANT" in done.stdout
+    line = next(line for line in done.stdout.splitlines() if line.startswith("END-02"))
+    assert "FAIL" in line and "roomLeft state" in line
+
+
+@pytest.mark.parametrize(
+    ("target", "codes", "says"),
+    [
+        (None, {2}, "cannot connect"),
+        (Always500, {1}, "500"),
+        (Hangs, {1, 2}, "within"),
+    ],
+    ids=["unreachable", "answers-500", "hangs"],
+)
+def test_a_broken_target_ends_in_time_with_a_clear_reason(tmp_path: Path, target, codes, says):
+    started = time.monotonic()
+    if target is None:
+        done = conformance("run", "--reports-dir", str(tmp_path), env=target_env(closed_port_url()), timeout=120)
+    else:
+        with target() as url:
+            done = conformance("run", "--reports-dir", str(tmp_path), env=target_env(url), timeout=120)
+    elapsed = time.monotonic() - started
+    assert done.returncode in codes, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert says in done.stdout, done.stdout[-2000:]
+    assert elapsed < 120
+    assert "canary-admin-token-0001" not in done.stdout + done.stderr
