@@ -70,6 +70,7 @@ def _run(args: argparse.Namespace) -> int:
     outcome = run(RunRequest(
         config_path=Path(args.config) if args.config else None, overrides=_overrides(args),
         requirements=args.requirement or [], faults=args.reference_fault or [], workers=args.workers,
+        phases=args.phase or [],
     ))
     print(summary(outcome))
     return outcome.exit_code
@@ -127,6 +128,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--time-control", choices=["none", "test-clock"])
     run.add_argument("--requirement", action="append", help="run only this requirement (repeatable)")
     run.add_argument("--reference-fault", action="append", help="embedded reference only: switch a fault on")
+    run.add_argument("--phase", action="append", help="only this phase: scenarios, fuzz, contracts (repeatable)")
     run.add_argument("--workers", type=int, default=None, help="parallel test processes")
     run.add_argument("--run-id")
     run.add_argument("--reports-dir")

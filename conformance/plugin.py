@@ -130,7 +130,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         "outcome": result,
         "message": message,
         "duration": round(getattr(item, "_rtkc_started", 0) and time.monotonic() - item._rtkc_started, 3),  # type: ignore[attr-defined]
-        "phase": "scenario",
+        "phase": item.nodeid.split("/")[1] if item.nodeid.startswith("conformance/") else "scenarios",
     }
     report.user_properties.append((RESULT_KEY, json.dumps(record)))
 

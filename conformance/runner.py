@@ -20,6 +20,17 @@ from conformance.errors import ConfigError
 from conformance.verdict import Verdict, aggregate, exit_code, read_results, table
 
 
+# Each phase is a pytest package of checks tagged with requirement IDs; a phase whose
+# package is not installed is simply absent.
+PHASES = {"scenarios": "conformance.scenarios", "fuzz": "conformance.fuzz", "contracts": "conformance.contracts"}
+
+
+def available_phases() -> list[str]:
+    import importlib.util
+
+    return [name for name, package in PHASES.items() if importlib.util.find_spec(package) is not None]
+
+
 @dataclass
 class RunRequest:
     config_path: Path | None = None
@@ -28,6 +39,7 @@ class RunRequest:
     faults: list[str] = field(default_factory=list)
     workers: int | None = None
     quiet: bool = False
+    phases: list[str] = field(default_factory=list)  # empty: every available phase
 
 
 @dataclass
@@ -41,8 +53,9 @@ class RunOutcome:
 
 
 def pytest_command(request: RunRequest, config: RunConfig, results: Path, workers: int) -> list[str]:
+    phases = request.phases or available_phases()
     args = [
-        sys.executable, "-m", "pytest", "--pyargs", "conformance.scenarios",
+        sys.executable, "-m", "pytest", "--pyargs", *(PHASES[p] for p in phases),
         "-p", "no:cacheprovider", "-p", "no:pact", "-p", "no:hypothesispytest",
         "--rtkc-results", str(results),
         f"--timeout={config.limits.check_timeout_seconds:g}",
@@ -68,6 +81,9 @@ def default_workers(config: RunConfig) -> int:
 def run(request: RunRequest) -> RunOutcome:
     started = time.monotonic()
     config = load_config(request.config_path, os.environ, request.overrides)
+    unknown_phases = [p for p in request.phases if p not in available_phases()]
+    if unknown_phases:
+        raise ConfigError(f"unknown phase(s): {', '.join(unknown_phases)}; available: {', '.join(available_phases())}")
     known = set(catalogue.load().ids())
     unknown = [r for r in request.requirements if r not in known]
     if unknown:
