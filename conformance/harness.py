@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from conformance.errors import CheckNotRunnable, ConfigError, UnexpectedResponse
 from conformance.evidence import EvidenceLog, current_check
 from conformance.ratelimit import RateLimiter
 from conformance.redaction import Redactor
+from conformance.sweep import run_tag
 from conformance.webhook_receiver import Channel, WebhookReceiver
 
 log = logging.getLogger("conformance.harness")
@@ -64,7 +66,10 @@ class Harness:
         self.config = config
         self.redactor = Redactor(config.secrets())
         self.evidence = EvidenceLog(self.redactor)
-        self.limiter = RateLimiter(config.limits.requests_per_10s, 10.0)
+        # Parallel test processes share the target's budget: each takes its share.
+        workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+        self.limiter = RateLimiter(max(1, config.limits.requests_per_10s // workers), 10.0)
+        self.tag = run_tag(config.run_id)
         self.api = ApiClient(config, self.evidence, self.limiter)
         self.ledger = Ledger()
         self.receiver: WebhookReceiver | None = None
@@ -105,9 +110,11 @@ class Harness:
             self._key_loaded = True
 
     async def _create_presets(self) -> None:
-        run = self.config.run_id
+        run = self.tag
         for role, permissions in (("host", HOST_PERMISSIONS), ("participant", PARTICIPANT_PERMISSIONS)):
-            name = f"{run}-{role}"
+            # Each parallel test process makes its own pair: preset names are unique per app.
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+            name = f"{run}-{worker + '-' if worker else ''}{role}"
             response = await self.api.create_preset(name, permissions)
             response.expect(201, f"create the suite's {role} preset")
             self.ledger.presets.append(response.data["id"])
@@ -166,7 +173,7 @@ class Scenario:
     # -- resources -------------------------------------------------------------------------
 
     async def meeting(self, **fields: Any) -> dict[str, Any]:
-        fields.setdefault("title", f"{self.config.run_id} {self.name}"[:255])
+        fields.setdefault("title", f"{self.harness.tag} {self.name}"[:255])
         response = await self.api.create_meeting(**fields)
         response.expect(201, "create a meeting for this scenario")
         meeting = response.data
@@ -176,7 +183,7 @@ class Scenario:
 
     async def seat(self, meeting_id: str, role: str = "participant") -> Seat:
         preset = self.harness.host_preset if role == "host" else self.harness.participant_preset
-        custom_id = f"{self.config.run_id}-{role}-{next(self._seq)}"
+        custom_id = f"{self.harness.tag}-{role}-{next(self._seq)}"
         response = await self.api.add_participant(meeting_id, custom_id, preset, name=f"{role} {custom_id}")
         response.expect(201, f"add a {role} to the meeting")
         token = response.data.get("token")
@@ -208,7 +215,7 @@ class Scenario:
         receiver = self.require_receiver()
         await self.harness.load_public_key()
         channel = receiver.channel()
-        response = await self.api.create_webhook(f"{self.config.run_id} {self.name}"[:255], channel.url, events, enabled=enabled)
+        response = await self.api.create_webhook(f"{self.harness.tag} {self.name}"[:255], channel.url, events, enabled=enabled)
         response.expect(201, "register a webhook")
         self._webhooks.append(response.data["id"])
         self.harness.ledger.webhooks.append(response.data["id"])

@@ -1,0 +1,73 @@
+"""The sweep retires this run's resources, and other runs' stale leftovers — nothing else."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from conformance.client import ApiClient
+from conformance.config import load_config
+from conformance.evidence import EvidenceLog
+from conformance.ratelimit import RateLimiter
+from conformance.redaction import Redactor
+from conformance.reference.app import ReferenceSettings
+from conformance.reference.server import ThreadedServer
+from conformance.sweep import Sweeper
+from conformance.target import embedded_env
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ThreadedServer(ReferenceSettings()) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def api(server):
+    config = load_config(None, {**embedded_env(server), "RTKC_RUN_ID": "rtkc-current"}, {})
+    async with ApiClient(config, EvidenceLog(Redactor(config.secrets())), RateLimiter(1000, 1.0)) as client:
+        yield client
+
+
+async def make(api, title: str) -> tuple[str, str, str]:
+    meeting = (await api.create_meeting(title=title)).data["id"]
+    webhook = (await api.create_webhook(title, "http://127.0.0.1:9/hook", ["meeting.ended"])).data["id"]
+    preset = (await api.create_preset(title.replace(" ", "_"), {"kick_participant": False})).data["id"]
+    return meeting, webhook, preset
+
+
+async def state(api, ids: tuple[str, str, str]) -> tuple[str, int, int]:
+    meeting, webhook, preset = ids
+    status = (await api.get_meeting(meeting)).data["status"]
+    return status, (await api.request("GET", f"/webhooks/{webhook}")).status, (await api.request("GET", f"/presets/{preset}")).status
+
+
+async def test_after_a_run_everything_it_tagged_is_retired_and_nothing_else(api):
+    mine = await make(api, "rtkc-current first test")
+    other_run = await make(api, "rtkc-other-run still running")
+    not_ours = await make(api, "customer meeting")
+
+    report = await Sweeper(api).current("rtkc-current")
+
+    assert await state(api, mine) == ("INACTIVE", 404, 404)
+    assert await state(api, other_run) == ("ACTIVE", 200, 200)
+    assert await state(api, not_ours) == ("ACTIVE", 200, 200)
+    assert len(report.retired) == 3 and not report.failed
+
+
+async def test_before_a_run_only_stale_leftovers_of_other_runs_are_retired(api):
+    leftover = await make(api, "rtkc-crashed-run left this")
+    current = await make(api, "rtkc-current2 in flight")
+    not_ours = await make(api, "rtkc customer who chose a similar name")
+
+    fresh = await Sweeper(api).stale("rtkc-current2", stale_after_seconds=1800)
+    assert not fresh.retired, "nothing is stale yet: a concurrent run's resources must survive"
+
+    later = datetime.now(UTC) + timedelta(hours=1)
+    report = await Sweeper(api).stale("rtkc-current2", stale_after_seconds=1800, now=later)
+
+    assert await state(api, leftover) == ("INACTIVE", 404, 404)
+    assert await state(api, current) == ("ACTIVE", 200, 200)
+    assert await state(api, not_ours) == ("ACTIVE", 200, 200)
+    assert not report.failed
