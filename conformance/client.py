@@ -122,6 +122,42 @@ class ApiResponse:
         return body if len(body) <= limit else body[:limit] + "..."
 
 
+class TargetDown(TargetUnreachable):
+    """The circuit breaker is open: the target stopped answering; no more requests are sent."""
+
+
+class CircuitBreaker:
+    """Stops a run early when the target is down, instead of failing checks one by one.
+
+    After `threshold` consecutive connection failures (nothing answered at all), every
+    further request fails at once with TargetDown, naming the last failure.
+    """
+
+    def __init__(self, threshold: int = 5) -> None:
+        self.threshold = threshold
+        self.consecutive = 0
+        self.last: str = ""
+
+    @property
+    def open(self) -> bool:
+        return self.consecutive >= self.threshold
+
+    def check(self) -> None:
+        if self.open:
+            raise TargetDown(
+                f"the target is down: {self.consecutive} consecutive connection failures "
+                f"(last: {self.last}); no further requests are sent"
+            )
+
+    def failed(self, error: Exception) -> None:
+        if isinstance(error, TargetUnreachable):
+            self.consecutive += 1
+            self.last = str(error)
+
+    def answered(self) -> None:
+        self.consecutive = 0
+
+
 @dataclass
 class ClientStats:
     attempts: int = 0  # HTTP requests sent, retries included
@@ -145,6 +181,7 @@ class ApiClient:
         self.evidence = evidence
         self.limiter = limiter
         self.stats = ClientStats()
+        self.breaker = CircuitBreaker()
         for secret in config.secrets():
             evidence.redactor.add(secret)
         self.base_url = config.target.base_url
@@ -267,6 +304,7 @@ class ApiClient:
         raw_body: bytes | None,
         headers: Mapping[str, str],
     ) -> ApiResponse:
+        self.breaker.check()
         await self.limiter.acquire()
         request = self._http.build_request(
             method,
@@ -303,8 +341,10 @@ class ApiClient:
             mapped = self._map_error(method, path, url, exc)
             exchange = record(None, str(mapped))
             mapped.exchange_id = exchange.id
+            self.breaker.failed(mapped)
             raise mapped from exc
 
+        self.breaker.answered()
         exchange = record(response, None)
         try:
             body = jsonlib.loads(response.content) if response.content else None

@@ -472,3 +472,31 @@ async def test_public_key_must_be_there() -> None:
     async with make_client(make_config("http://t.test/client/v4"), transport) as api:
         with pytest.raises(UnexpectedResponse, match="publicKey"):
             await api.get_webhook_public_key()
+
+
+async def test_the_circuit_breaker_opens_after_consecutive_connection_failures(tmp_path):
+    """A dead target stops the run early: after 5 refused connections nothing more is sent."""
+    import socket
+
+    from conformance.client import ApiClient, TargetDown
+    from conformance.config import load_config
+    from conformance.errors import TargetUnreachable
+    from conformance.evidence import EvidenceLog
+    from conformance.ratelimit import RateLimiter
+    from conformance.redaction import Redactor
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {"RTKC_BASE_URL": f"http://127.0.0.1:{port}/client/v4", "RTKC_ACCOUNT_ID": "a", "RTKC_APP_ID": "b",
+           "RTKC_ADMIN_TOKEN": "breaker-token-123"}
+    config = load_config(None, env, {})
+    async with ApiClient(config, EvidenceLog(Redactor()), RateLimiter(1000, 1.0)) as api:
+        for _ in range(5):
+            with pytest.raises(TargetUnreachable) as refused:
+                await api.get_meeting("m")
+            assert not isinstance(refused.value, TargetDown)
+        with pytest.raises(TargetDown, match="5 consecutive connection failures"):
+            await api.get_meeting("m")
+        assert api.stats.attempts == 5
