@@ -267,7 +267,7 @@ class WebhookReceiver:
         host, port = _parse_listen(self.listen)
         # Binding the socket ourselves tells us the real port before anything is served.
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # IPPROTO_TCP: asyncio then turns Nagle off
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))

@@ -7,9 +7,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from conformance.reference.faults import FAULTS
 
 
+@pytest.mark.timeout(1500)  # dozens of whole runs; bounded by the selftest's own run deadlines
 def test_every_fault_is_caught_and_the_clean_reference_passes():
     done = subprocess.run([sys.executable, "-m", "conformance.cli", "selftest"],
                           capture_output=True, text=True, timeout=1200, check=False)

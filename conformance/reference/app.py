@@ -24,7 +24,7 @@ from conformance.reference.hub import RealtimeHub
 from conformance.reference.routes import RestApi, error_response, new_preset
 from conformance.reference.sessions import SessionService, SessionSettings
 from conformance.reference.storage import Storage
-from conformance.reference.validation import RequestValidator
+from conformance.reference.validation import RequestValidator, strict_json
 from conformance.reference.webhooks import DeliveryPolicy, WebhookDispatcher, WebhookSigner
 
 log = logging.getLogger("conformance.reference")
@@ -151,7 +151,7 @@ def _clock_routes(clock: Clock, tokens: TokenRegistry) -> list[Route]:
         except AuthError as exc:
             return error_response(exc.status, exc.message)
         try:
-            body = await request.json()
+            body = strict_json(await request.body())
             seconds = float(body["seconds"])
             if not 0 <= seconds <= 86_400:
                 raise ValueError

@@ -30,6 +30,7 @@ import socket
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -51,13 +52,6 @@ from conformance.resources import openapi_document
 
 HOST = "group_call_host"
 PARTICIPANT = "group_call_participant"
-ALL_EVENTS = [
-    "meeting.started",
-    "meeting.participantJoined",
-    "meeting.participantLeft",
-    "meeting.ended",
-    "recording.statusUpdate",
-]
 # Backoffs far longer than any test runs, so a retry happens only when the test clock says so.
 DEFAULT_SETTINGS: dict[str, Any] = {
     "test_clock": True,
@@ -72,7 +66,8 @@ STALL_SECONDS = 1.0  # a stalled webhook answer; the server's timeout must be sh
 
 
 class ServerErrors(logging.Handler):
-    """Collects ERROR records from the server side (uvicorn's and the reference's loggers)."""
+    """Collects ERROR records from uvicorn (the reference's and the test receiver's) and
+    from the reference's own loggers: an unhandled exception anywhere fails the test."""
 
     LOGGERS = ("uvicorn.error", "conformance.reference")
 
@@ -173,7 +168,7 @@ class Api:
         self.origin = srv.endpoints.origin
         self.base_url = srv.endpoints.base_url
         self.prefix = self.app_prefix(self.creds.account_id, self.creds.app_id)
-        self._webhooks: list[str] = []
+        self.created_webhooks: list[str] = []
 
     def app_prefix(self, account_id: str, app_id: str) -> str:
         return f"{self.base_url}/accounts/{account_id}/realtime/kit/{app_id}"
@@ -252,7 +247,7 @@ class Api:
         body = {"name": name or f"wh-{secrets.token_hex(3)}", "url": url, "events": events,
                 "enabled": enabled}
         webhook = await self.data("POST", "/webhooks", 201, json=body)
-        self._webhooks.append(webhook["id"])
+        self.created_webhooks.append(webhook["id"])
         return webhook
 
     async def public_key(self) -> str:
@@ -270,11 +265,18 @@ class Api:
         assert response.status_code == 200, response.text
         await settle(self.srv)
 
+    async def now(self) -> float:
+        """The server clock (seconds since the epoch), read through the test-clock endpoint."""
+        response = await self.get(f"{self.origin}/_conformance/clock", token=None)
+        assert response.status_code == 200, response.text
+        iso = response.json()["data"]["now"]
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
     async def cleanup(self) -> None:
-        for webhook_id in self._webhooks:
+        for webhook_id in self.created_webhooks:
             with contextlib.suppress(httpx.HTTPError):
                 await self.delete(f"/webhooks/{webhook_id}")
-        self._webhooks.clear()
+        self.created_webhooks.clear()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from conformance.drivers.base import ClientError
 from conformance.reference.server import ThreadedServer
 
-from .conftest import HOST, WAIT, Api, Room, assert_error, close_code
+from .conftest import HOST, PARTICIPANT, WAIT, Api, Room, assert_error, close_code
 
 JSON = {"content-type": "application/json"}
 
@@ -77,7 +77,8 @@ WRONG_TYPES = [
     ("POST", "/meetings/{meeting}/participants", {"custom_participant_id": 5, "preset_name": "group_call_host"}),
     ("POST", "/meetings/{meeting}/participants", {"custom_participant_id": "", "preset_name": "group_call_host"}),
     ("POST", "/meetings/{meeting}/participants", {"custom_participant_id": "x", "preset_name": "no-such-preset"}),
-    ("POST", "/meetings/{meeting}/participants", {"custom_participant_id": "x", "preset_name": "group_call_host", "picture": "not a uri"}),
+    ("POST", "/meetings/{meeting}/participants",
+     {"custom_participant_id": "x", "preset_name": "group_call_host", "picture": "not a uri"}),
     ("POST", "/meetings/{meeting}/active-session/kick", {}),
     ("POST", "/meetings/{meeting}/active-session/kick", {"participant_ids": "abc"}),
     ("POST", "/meetings/{meeting}/active-session/kick", {"participant_ids": [1, 2]}),
@@ -93,7 +94,9 @@ WRONG_TYPES = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body"), WRONG_TYPES, ids=lambda v: json.dumps(v)[:60] if not isinstance(v, str) else v)
+@pytest.mark.parametrize(
+    ("method", "path", "body"), WRONG_TYPES, ids=lambda v: v if isinstance(v, str) else json.dumps(v)[:60]
+)
 async def test_wrong_types_and_missing_fields_are_400(
     api: Api, room: Room, method: str, path: str, body: Any
 ) -> None:
@@ -115,6 +118,33 @@ async def test_unknown_fields_are_ignored(api: Api, room: Room) -> None:
     webhook = await api.create_webhook("http://127.0.0.1:9/", ["meeting.ended"], enabled=False)
     patched = await api.data("PATCH", f"/webhooks/{webhook['id']}", json={"surprise": True})
     assert "surprise" not in patched
+
+
+BOUNDARIES = [
+    ("/meetings", {"title": "t" * 255}, {"title": "t" * 256}),
+    ("/meetings", {"title": "é" * 255}, {"title": "é" * 256}),
+    ("/meetings", {"session_keep_alive_time_in_secs": 60}, {"session_keep_alive_time_in_secs": 59.9}),
+    ("/meetings", {"session_keep_alive_time_in_secs": 600}, {"session_keep_alive_time_in_secs": 600.5}),
+    ("/meetings/{meeting}/participants",
+     {"custom_participant_id": "c" * 255, "preset_name": PARTICIPANT},
+     {"custom_participant_id": "d" * 256, "preset_name": PARTICIPANT}),
+    ("/presets",
+     {"name": "n" * 255, "permissions": {"kick_participant": False}},
+     {"name": "m" * 256, "permissions": {"kick_participant": False}}),
+]
+
+
+@pytest.mark.parametrize(("path", "at_limit", "over_limit"), BOUNDARIES, ids=lambda v: str(v)[:30])
+async def test_values_at_a_limit_are_accepted_and_past_it_are_400(
+    api: Api, room: Room, path: str, at_limit: dict[str, Any], over_limit: dict[str, Any]
+) -> None:
+    url = path.format(meeting=room.id)
+    created = await api.post(url, json=at_limit)
+    assert created.status_code == 201, created.text
+    for key, value in at_limit.items():
+        if not isinstance(value, dict):
+            assert created.json()["data"].get(key, value) == value
+    assert_error(await api.post(url, json=over_limit), 400)
 
 
 async def test_kick_all_ignores_a_body(api: Api, room: Room) -> None:
@@ -223,6 +253,19 @@ async def test_unknown_paths_and_methods(api: Api, room: Room) -> None:
     assert_error(await api.delete("/meetings"), 405)
     assert_error(await api.put(f"/meetings/{room.id}", json={}), 405)
     assert_error(await api.get(f"{api.origin}/"), 404)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"{", b"[]", b'{"seconds": "soon"}', b'{"seconds": -1}', b'{"seconds": 1e999}',
+     b'{"seconds": NaN}', b"[" * 100_000, b'{"minutes": 1}'],
+    ids=["empty", "truncated", "array", "text", "negative", "overflow", "nan", "deep", "wrong-key"],
+)
+async def test_the_test_clock_refuses_bad_bodies_with_400(api: Api, body: bytes) -> None:
+    before = await api.now()
+    response = await api.post(f"{api.origin}/_conformance/clock/advance", content=body, headers=JSON)
+    assert_error(response, 400)
+    assert (await api.now()) - before < 60  # real time passed, nothing more
 
 
 # -- WebSocket -------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ async def test_client_kick_without_permission_is_1201_and_changes_nothing(
     assert host.received("roomLeft") == [] and host.received("participantLeft") == []
     assert (await room.session())["live_participants"] == 2
     await alice.leave()  # the refused participant is still a working member of the room
-    assert alice.room_state == "left"
+    assert (await alice.wait_for("roomLeft"))["state"] == "left"
 
 
 async def test_client_kick_by_a_host_removes_only_the_target(api: Api, room: Room) -> None:

@@ -62,7 +62,7 @@ async def test_webhook_crud_round_trip(api: Api, receiver: Receiver) -> None:
     created = await api.data("POST", "/webhooks", 201, json={
         "name": "crud", "url": url, "events": ["meeting.started"],
     })
-    api._webhooks.append(created["id"])
+    api.created_webhooks.append(created["id"])
     assert created["enabled"] is True  # the default
     assert created["events"] == ["meeting.started"] and created["url"] == url
     path = f"/webhooks/{created['id']}"
