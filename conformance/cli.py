@@ -1,4 +1,4 @@
-"""The command line: `conformance serve | run | selftest | faults`. Thin on purpose: each
+"""The command line: `conformance serve | run | diff | selftest | faults`. Thin on purpose: each
 command parses flags and hands over to the module that does the work."""
 
 from __future__ import annotations
@@ -60,20 +60,37 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
         "target.realtime_url": args.realtime_url, "target.profiles": args.profile or None,
         "driver.kind": args.driver, "run_id": args.run_id, "reports_dir": args.reports_dir,
         "time.control": args.time_control,
+        "fuzz.seed": getattr(args, "seed", None), "fuzz.examples": getattr(args, "fuzz_examples", None),
+        "fuzz.time_seconds": getattr(args, "fuzz_time", None), "fuzz.preset": getattr(args, "fuzz_preset", None),
     }
     return {k: v for k, v in values.items() if v is not None}
 
 
 def _run(args: argparse.Namespace) -> int:
-    from conformance.runner import RunRequest, run, summary
+    from conformance.runner import RunRequest, list_checks, run, summary
 
-    outcome = run(RunRequest(
+    request = RunRequest(
         config_path=Path(args.config) if args.config else None, overrides=_overrides(args),
         requirements=args.requirement or [], faults=args.reference_fault or [], workers=args.workers,
-        phases=args.phase or [],
-    ))
+        phases=args.phase or [], expect=Path(args.expect) if args.expect else None,
+        rerun_failed=Path(args.rerun_failed) if args.rerun_failed else None,
+        compare=Path(args.compare) if args.compare else None,
+    )
+    if args.list:
+        text, code = list_checks(request)
+        print(text)
+        return code
+    outcome = run(request)
     print(summary(outcome))
     return outcome.exit_code
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from conformance.compare import diff_dirs, render
+
+    comparison = diff_dirs(Path(args.before), Path(args.after))
+    print(render(comparison))
+    return 1 if comparison.new_failures else 0
 
 
 def _selftest(args: argparse.Namespace) -> int:
@@ -130,9 +147,22 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--reference-fault", action="append", help="embedded reference only: switch a fault on")
     run.add_argument("--phase", action="append", help="only this phase: scenarios, fuzz, contracts (repeatable)")
     run.add_argument("--workers", type=int, default=None, help="parallel test processes")
+    run.add_argument("--seed", type=int, help="fuzz phase: replay this seed (printed by every run)")
+    run.add_argument("--fuzz-examples", type=int, metavar="N", help="fuzz phase: generated cases per operation")
+    run.add_argument("--fuzz-time", type=float, metavar="S", help="fuzz phase: keep fuzzing for S seconds")
+    run.add_argument("--fuzz-preset", choices=["default", "nightly"], help="fuzz phase budget preset")
     run.add_argument("--run-id")
     run.add_argument("--reports-dir")
+    run.add_argument("--expect", metavar="FILE", help="expectation file: known failures by requirement ID")
+    run.add_argument("--rerun-failed", metavar="RUN_DIR", help="run only the checks that did not pass in that run")
+    run.add_argument("--list", action="store_true", help="show the checks this run would run, and run nothing")
+    run.add_argument("--compare", metavar="RUN_DIR", help="compare with that run (default: reports/latest)")
     run.set_defaults(func=_run)
+
+    diff = sub.add_parser("diff", help="compare two runs: new failures, fixes, flips (exit 1 on a new failure)")
+    diff.add_argument("before", help="the earlier run folder (reports/<run-id> or reports/latest)")
+    diff.add_argument("after", help="the later run folder")
+    diff.set_defaults(func=_diff)
 
     st = sub.add_parser("selftest", help="prove every check can fail: run the suite against each fault")
     st.add_argument("--fault", action="append", help="only this fault (repeatable)")

@@ -26,8 +26,10 @@ __all__ = [
     "ALL_PROFILES",
     "EXAMPLE_TOML",
     "DriverConfig",
+    "FuzzConfig",
     "LimitsConfig",
     "OtherAccountConfig",
+    "PactConfig",
     "PresetsConfig",
     "RunConfig",
     "TargetConfig",
@@ -122,6 +124,24 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class FuzzConfig:
+    # The fuzz phase (conformance/fuzz): None = pick a random seed and print it.
+    seed: int | None = None
+    examples: int | None = None  # per operation; None = the preset's
+    time_seconds: float | None = None  # None = the preset's (default: bounded by examples only)
+    preset: str = "default"  # or "nightly"
+
+
+@dataclass(frozen=True)
+class PactConfig:
+    # Publishing verification results to a Pact Broker (the contracts phase); off by default.
+    broker_url: str | None = None
+    broker_token: str | None = field(default=None, repr=False)
+    publish: bool = False
+    provider_version: str | None = None
+
+
+@dataclass(frozen=True)
 class RunConfig:
     target: TargetConfig = field(default_factory=TargetConfig)
     tokens: TokensConfig = field(default_factory=TokensConfig)
@@ -131,6 +151,8 @@ class RunConfig:
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     time: TimeConfig = field(default_factory=TimeConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    pact: PactConfig = field(default_factory=PactConfig)
+    fuzz: FuzzConfig = field(default_factory=FuzzConfig)
     run_id: str = ""
     reports_dir: Path = Path("reports")
 
@@ -146,6 +168,7 @@ class RunConfig:
             self.tokens.readonly,
             self.tokens.no_permission,
             self.other_account.token,
+            self.pact.broker_token,
         )
         return [t for t in candidates if t]
 
@@ -293,6 +316,19 @@ def _run_id(raw: object, where: str) -> str:
     return value
 
 
+def _bool(raw: object, where: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+        return text in ("true", "1", "yes", "on")
+    raise ConfigError(f"{where}: expected true or false, got {raw!r}")
+
+
+def _seed(raw: object, where: str) -> int:
+    return int(_number(raw, where, integer=True, minimum=0, strict=False))
+
+
 def _path(raw: object, where: str) -> Path:
     return Path(_str(raw, where)).expanduser()
 
@@ -334,6 +370,13 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("limits.webhook_retry_seconds", "RTKC_WEBHOOK_RETRY_SECONDS", _positive_float),
     _Field("run_id", "RTKC_RUN_ID", _run_id),
     _Field("reports_dir", "RTKC_REPORTS_DIR", _path),
+    _Field("pact.broker_url", "RTKC_PACT_BROKER_URL", _http_url),
+    _Field("pact.publish", "RTKC_PACT_PUBLISH", _bool),
+    _Field("pact.provider_version", "RTKC_PACT_PROVIDER_VERSION", _opt_str),
+    _Field("fuzz.seed", "RTKC_FUZZ_SEED", _seed),
+    _Field("fuzz.examples", "RTKC_FUZZ_EXAMPLES", _positive_int),
+    _Field("fuzz.time_seconds", "RTKC_FUZZ_TIME_SECONDS", _positive_float),
+    _Field("fuzz.preset", "RTKC_FUZZ_PRESET", _choice("default", "nightly")),
 )
 
 
@@ -352,6 +395,7 @@ _SECRETS: tuple[_Secret, ...] = (
     _Secret("tokens.readonly", "RTKC_READONLY_TOKEN"),
     _Secret("tokens.no_permission", "RTKC_NO_PERMISSION_TOKEN"),
     _Secret("other_account.token", "RTKC_OTHER_TOKEN"),
+    _Secret("pact.broker_token", "RTKC_PACT_BROKER_TOKEN"),
 )
 _SECRET_FIELDS = {tuple(s.key.split(".")) for s in _SECRETS}
 _SECRET_TABLES = {table for table, _ in _SECRET_FIELDS}
@@ -502,6 +546,12 @@ def _build(values: Mapping[str, Any]) -> RunConfig:
         if target.webhook_public_key_url is None:
             key_url = _origin(target.base_url) + "/.well-known/webhooks.json"
             target = TargetConfig(**{**asdict(target), "webhook_public_key_url": key_url})
+    pact: PactConfig = section(PactConfig, "pact")
+    if pact.publish and not (pact.broker_url and pact.broker_token and pact.provider_version):
+        raise ConfigError(
+            "pact.publish is on but pact.broker_url, pact.provider_version or the broker token "
+            "(RTKC_PACT_BROKER_TOKEN or RTKC_PACT_BROKER_TOKEN_FILE) is missing"
+        )
     if driver.kind == "bridge" and not driver.bridge_command:
         raise ConfigError(
             "driver.kind is 'bridge' but driver.bridge_command is empty (RTKC_BRIDGE_COMMAND)"
@@ -516,6 +566,8 @@ def _build(values: Mapping[str, Any]) -> RunConfig:
         webhooks=section(WebhooksConfig, "webhooks"),
         time=section(TimeConfig, "time"),
         limits=section(LimitsConfig, "limits"),
+        pact=pact,
+        fuzz=section(FuzzConfig, "fuzz"),
         run_id=values.get("run_id") or _new_run_id(),
         reports_dir=values.get("reports_dir", Path("reports")),
     )
@@ -614,6 +666,22 @@ check_timeout_seconds = 60       # per check
 run_deadline_seconds = 1800      # whole run
 event_timeout_seconds = 5        # wait for one client event or webhook delivery
 webhook_retry_seconds = 60       # wait for a webhook retry after a 5xx or no answer
+
+[fuzz]
+# The fuzz phase: schemathesis against the OpenAPI description (RTKC_FUZZ_*; run --seed,
+# --fuzz-examples, --fuzz-time, --fuzz-preset). Leave seed out for a random one (printed).
+# seed = 12345
+preset = "default"               # or "nightly": 100 examples, fuzzing for 600 s
+# examples = 10                  # generated cases per operation (overrides the preset)
+# time_seconds = 60              # keep fuzzing this long (overrides the preset)
+
+[pact]
+# Publish the contracts phase's verification results to a Pact Broker (off by default).
+# The broker token is a secret: RTKC_PACT_BROKER_TOKEN[_FILE] or broker_token_file here.
+publish = false                  # RTKC_PACT_PUBLISH
+# broker_url = "https://broker.example.test"     # RTKC_PACT_BROKER_URL
+# provider_version = "build-1234"                # RTKC_PACT_PROVIDER_VERSION
+# broker_token_file = "secrets/pact-broker-token"
 """
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--rtkc-requirements", default=None, help="comma-separated requirement IDs to run")
     group.addoption("--rtkc-profiles", default=None, help="comma-separated profiles (overrides the config)")
+    group.addoption("--rtkc-collected", default=None, help="write the selected checks here as JSON lines (--list)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -116,6 +118,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     ids = _requirement_ids(item)
     if not ids:
         return
+    if report.when == "teardown" and hasattr(item, "_rtkc_record"):
+        # Emitted after teardown, so the evidence file also holds the check's cleanup.
+        record = item._rtkc_record  # type: ignore[attr-defined]
+        record["evidence"] = _file_evidence(item.config, item.nodeid)
+        report.user_properties.append((RESULT_KEY, json.dumps(record)))
+        return
     decisive = report.when == "call" or (report.when == "setup" and not report.passed)
     if not decisive:
         return
@@ -123,16 +131,64 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     known = catalogue.load()
     if result == "fail" and all(not known[rid].gating for rid in ids):
         result = "warning"
-    record = {
+    log = getattr(item.config, "_rtkc_evidence", None)
+    item._rtkc_record = {  # type: ignore[attr-defined]
         "nodeid": item.nodeid,
         "name": item.name,
         "requirements": ids,
+        "profile": ",".join(dict.fromkeys(known[rid].profile for rid in ids)),
         "outcome": result,
-        "message": message,
+        "message": log.redactor.redact_text(message) if log is not None else message,
         "duration": round(getattr(item, "_rtkc_started", 0) and time.monotonic() - item._rtkc_started, 3),  # type: ignore[attr-defined]
         "phase": item.nodeid.split("/")[1] if item.nodeid.startswith("conformance/") else "scenarios",
+        # When the outcome was decided: evidence after it is the check's cleanup.
+        "decided_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "evidence": [],
     }
-    report.user_properties.append((RESULT_KEY, json.dumps(record)))
+
+
+def _file_evidence(config: pytest.Config, nodeid: str) -> list[str]:
+    """Write this check's exchanges and events under evidence/; every file filed for it."""
+    from conformance.reports import evidence as files
+
+    run_dir = files.run_dir_of(config)
+    if run_dir is None:
+        return []
+    log = getattr(config, "_rtkc_evidence", None)
+    if log is not None:
+        files.write_check_evidence(run_dir, nodeid, log.for_check(nodeid), log.events_for_check(nodeid), log.redactor)
+        config._rtkc_filed.add(nodeid)  # type: ignore[attr-defined]
+    return files.files_for_check(run_dir, nodeid)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    path = session.config.getoption("--rtkc-collected")
+    if not path:
+        return
+    known = catalogue.load()
+    with Path(path).open("w", encoding="utf-8") as fh:
+        for item in session.items:
+            ids = _requirement_ids(item)
+            if ids:
+                profiles = ",".join(dict.fromkeys(known[rid].profile for rid in ids))
+                fh.write(json.dumps({"nodeid": item.nodeid, "requirements": ids, "profile": profiles}) + "\n")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Evidence recorded outside any check (preset setup, teardown) goes to evidence/harness/."""
+    from conformance.reports import evidence as files
+
+    log = getattr(session.config, "_rtkc_evidence", None)
+    run_dir = files.run_dir_of(session.config)
+    if log is None or run_dir is None:
+        return
+    filed = session.config._rtkc_filed  # type: ignore[attr-defined]
+    exchanges = [x for x in log.exchanges if x.check not in filed]
+    events = [e for e in log.events if e.check not in filed]
+    if exchanges or events:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        path = files.phase_dir(run_dir, files.HARNESS_PHASE) / f"{worker}.json"
+        files.write_evidence(path, None, exchanges, events, log.redactor)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -152,7 +208,9 @@ _RESULTS_PATH: Path | None = None
 def pytest_sessionstart(session: pytest.Session) -> None:
     global _RESULTS_PATH
     path = session.config.getoption("--rtkc-results")
-    _RESULTS_PATH = Path(path) if path else None
+    # xdist workers also see their own reports; only the controller (or a lone process) writes.
+    is_worker = hasattr(session.config, "workerinput")
+    _RESULTS_PATH = Path(path) if path and not is_worker else None
 
 
 def _stream_path_write(line: str) -> None:
@@ -173,6 +231,9 @@ async def harness(pytestconfig: pytest.Config) -> AsyncIterator[Any]:
     faults = tuple(pytestconfig.getoption("--rtkc-reference-fault"))
     config, embedded = resolve(Path(path) if path else None, _overrides(pytestconfig), faults)
     world = Harness(config)
+    # The plugin's hooks file each check's evidence from this log (see _file_evidence).
+    pytestconfig._rtkc_evidence = world.evidence  # type: ignore[attr-defined]
+    pytestconfig._rtkc_filed = set()  # type: ignore[attr-defined]
     try:
         await world.open()
         yield world

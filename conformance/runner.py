@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from conformance import catalogue
+from conformance import catalogue, expectations
 from conformance.config import RunConfig, load_config, overrides_as_env
 from conformance.errors import ConfigError
 from conformance.verdict import Verdict, aggregate, exit_code, read_results, table
@@ -23,6 +26,10 @@ from conformance.verdict import Verdict, aggregate, exit_code, read_results, tab
 # Each phase is a pytest package of checks tagged with requirement IDs; a phase whose
 # package is not installed is simply absent.
 PHASES = {"scenarios": "conformance.scenarios", "fuzz": "conformance.fuzz", "contracts": "conformance.contracts"}
+
+
+# The folder that holds the conformance package (a checkout, or site-packages).
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
 def available_phases() -> list[str]:
@@ -40,6 +47,9 @@ class RunRequest:
     workers: int | None = None
     quiet: bool = False
     phases: list[str] = field(default_factory=list)  # empty: every available phase
+    expect: Path | None = None  # expectation file (conformance/expectations.py)
+    rerun_failed: Path | None = None  # an earlier run folder: run only its checks that did not pass
+    compare: Path | None = None  # an earlier run folder to compare with; default: reports/latest
 
 
 @dataclass
@@ -50,17 +60,27 @@ class RunOutcome:
     reason: str
     run_dir: Path
     seconds: float
+    expectation_problems: list[str] = field(default_factory=list)
+    published: Any = None  # conformance.reports.publish.Published, when the reports were written
 
 
-def pytest_command(request: RunRequest, config: RunConfig, results: Path, workers: int) -> list[str]:
+def pytest_command(request: RunRequest, config: RunConfig, results: Path | None, workers: int,
+                   targets: list[str] | None = None) -> list[str]:
+    """The engine's command line; `targets` (check files/node ids) replaces the phase packages."""
     phases = request.phases or available_phases()
+    what = targets if targets is not None else ["--pyargs", *(PHASES[p] for p in phases)]
     args = [
-        sys.executable, "-m", "pytest", "--pyargs", *(PHASES[p] for p in phases),
-        "-p", "no:cacheprovider", "-p", "no:pact", "-p", "no:hypothesispytest",
-        "--rtkc-results", str(results),
+        sys.executable, "-m", "pytest", *what,
+        "-p", "no:cacheprovider", "-p", "no:pact", "-p", "no:hypothesispytest", "-p", "no:anyio",
+        # Node ids are then conformance/<phase>/test_x.py::test_y from any working directory,
+        # so runs compare and re-run wherever they were started.
+        "--rootdir", str(PACKAGE_ROOT),
+        *(["--rtkc-results", str(results)] if results is not None else []),
         f"--timeout={config.limits.check_timeout_seconds:g}",
         "--no-header", "-rN", "--tb=no", "-q" if request.quiet else "-v",
     ]
+    if "fuzz" not in phases:
+        args += ["-p", "no:schemathesis"]  # its plugin import costs ~1.5 s per process
     if request.config_path:
         args += ["--rtkc-config", str(request.config_path)]
     if request.requirements:
@@ -78,8 +98,7 @@ def default_workers(config: RunConfig) -> int:
     return 2 if not config.target.base_url and (os.cpu_count() or 1) > 1 else 1
 
 
-def run(request: RunRequest) -> RunOutcome:
-    started = time.monotonic()
+def _load_config(request: RunRequest) -> RunConfig:
     config = load_config(request.config_path, os.environ, request.overrides)
     unknown_phases = [p for p in request.phases if p not in available_phases()]
     if unknown_phases:
@@ -88,14 +107,82 @@ def run(request: RunRequest) -> RunOutcome:
     unknown = [r for r in request.requirements if r not in known]
     if unknown:
         raise ConfigError(f"unknown requirement id(s): {', '.join(unknown)}")
+    return config
+
+
+def _child_env(request: RunRequest, config: RunConfig) -> dict[str, str]:
+    return {**os.environ, **overrides_as_env(request.overrides), "RTKC_RUN_ID": config.run_id,
+            "PACT_DO_NOT_TRACK": "true"}
+
+
+def rerun_targets(run_dir: Path) -> tuple[list[str], set[str]]:
+    """The checks of an earlier run that did not pass, as pytest targets (absolute node ids
+    under PACKAGE_ROOT), and their requirement IDs."""
+    from conformance.reports.latest import resolve
+    from conformance.reports.stream import NOT_PASSED, load
+
+    targets, ids = [], set()
+    for check in load(resolve(run_dir)).checks.values():
+        if check.outcome in NOT_PASSED:
+            targets.append(str(PACKAGE_ROOT / check.nodeid))
+            ids.update(check.requirements)
+    return targets, ids
+
+
+def list_checks(request: RunRequest) -> tuple[str, int]:
+    """What a run with this request would run, without running it: (text, exit code)."""
+    config = _load_config(request)
+    targets = rerun_targets(request.rerun_failed)[0] if request.rerun_failed else None
+    if targets == []:
+        return f"nothing to re-run: every check of {request.rerun_failed} passed", 0
+    with tempfile.TemporaryDirectory(prefix="rtkc-list-") as tmp:
+        collected = Path(tmp) / "collected.jsonl"
+        command = [*pytest_command(request, config, None, 1, targets),
+                   "--collect-only", "-q", "--rtkc-collected", str(collected)]
+        child = subprocess.run(command, env=_child_env(request, config), capture_output=True, text=True,
+                               timeout=120, check=False)
+        if child.returncode not in (0, 5) or not collected.exists():
+            tail = (child.stdout + child.stderr).strip().splitlines()[-15:]
+            raise ConfigError("could not collect the checks:\n" + "\n".join(tail))
+        checks = read_results(collected)
+    levels = {r.id: r.level for r in catalogue.load().requirements}
+    lines = [f"{','.join(c['requirements']):<12} {'/'.join(levels[r] for r in c['requirements']):<7} "
+             f"{c['profile']:<10} {c['nodeid']}" for c in checks]
+    covered = {rid for c in checks for rid in c["requirements"]}
+    claimed = [r.id for r in catalogue.load().for_profiles(config.target.profiles)
+               if not request.requirements or r.id in request.requirements]
+    phases = ", ".join(request.phases or available_phases())
+    lines += ["", f"{len(checks)} check(s) of {len(covered)} requirement(s) would run "
+              f"(profiles: {', '.join(config.target.profiles)}; phases: {phases})"]
+    silent = [rid for rid in claimed if rid not in covered]
+    if silent and targets is None:
+        lines.append(f"claimed but no check selected: {', '.join(silent)}")
+    return "\n".join(lines), 0
+
+
+def run(request: RunRequest) -> RunOutcome:
+    from conformance.reports import latest, publish
+    from conformance.reports.stream import load
+
+    started = time.monotonic()
+    started_at = datetime.now(UTC)
+    config = _load_config(request)
+    expect = expectations.load(request.expect, catalogue.load()) if request.expect else None
+    if request.compare is not None:
+        load(latest.resolve(request.compare))  # an unreadable folder is a usage error, before anything runs
+    compare_with = request.compare or latest.previous(config.reports_dir, config.run_id)
+    targets, rerun_ids = rerun_targets(request.rerun_failed) if request.rerun_failed else (None, set())
+    if targets == []:
+        return RunOutcome(config, [], 0, f"nothing to re-run: every check of {request.rerun_failed} passed",
+                          request.rerun_failed, time.monotonic() - started)
     run_dir = config.reports_dir / config.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     results = run_dir / "results.jsonl"
     results.unlink(missing_ok=True)
+    publish.clear(run_dir)
     workers = request.workers or default_workers(config)
-    env = {**os.environ, **overrides_as_env(request.overrides), "RTKC_RUN_ID": config.run_id,
-           "PACT_DO_NOT_TRACK": "true"}
-    command = pytest_command(request, config, results, workers)
+    env = _child_env(request, config)
+    command = pytest_command(request, config, results, workers, targets)
     reason = ""
     log = (run_dir / "engine.log").open("w", encoding="utf-8") if request.quiet else None
     try:
@@ -109,17 +196,52 @@ def run(request: RunRequest) -> RunOutcome:
         if log is not None:
             log.close()
     only = set(request.requirements) or None
-    verdicts = aggregate(catalogue.load(), config.target.profiles, read_results(results), only)
-    code = exit_code(verdicts)
+    if targets is not None:
+        only = rerun_ids & only if only else rerun_ids
+    today = datetime.now(UTC).date()
+    records = expectations.mark(read_results(results), expect, today)
+    verdicts = aggregate(catalogue.load(), config.target.profiles, records, only)
+    problems = expectations.problems(verdicts, expect, today)
+    code = exit_code(verdicts, problems)
     if reason:
         code = max(code, 2) if code != 1 else 1
-    return RunOutcome(config, verdicts, code, reason, run_dir, time.monotonic() - started)
+    # Reports are written whatever happened; a failure to write them is the suite's, never a pass.
+    published = None
+    try:
+        ran = sorted({Path(t).relative_to(PACKAGE_ROOT).parts[1] for t in targets} if targets is not None
+                     else set(request.phases or available_phases()))
+        meta = publish.meta(
+            config, started=started_at, seconds=time.monotonic() - started,
+            requirements=sorted(only) if only else [], phases=ran or request.phases or available_phases(),
+            available_phases=available_phases(), faults=request.faults, exit_code=code, reason=reason,
+            reproduce=publish.reproduce_args(request.config_path, request.overrides, request.faults),
+            rerun_of=request.rerun_failed, expectations_file=request.expect)
+        published = publish.publish(run_dir, meta, records, verdicts, problems, compare_with)
+    except Exception as exc:  # the verdict must still be told
+        reason = "; ".join(filter(None, [reason, f"the reports could not be written: {type(exc).__name__}: {exc}"]))
+        code = code or 2
+    return RunOutcome(config, verdicts, code, reason, run_dir, time.monotonic() - started, problems, published)
 
 
 def summary(outcome: RunOutcome) -> str:
     verdict = {0: "CONFORMANT: every claimed MUST passed", 1: "NOT CONFORMANT: the implementation failed a requirement",
                2: "NO VERDICT: the suite could not run every claimed check"}[outcome.exit_code]
-    lines = ["", table(outcome.verdicts), "", f"{verdict} ({outcome.seconds:.1f}s, results in {outcome.run_dir})"]
+    if not outcome.verdicts and outcome.reason:
+        return outcome.reason
+    if outcome.exit_code == 1 and not any(v.outcome == "fail" for v in outcome.verdicts):
+        verdict = "NOT CONFORMANT: the expectation file has a stale or expired entry"
+    lines = ["", table(outcome.verdicts), ""]
+    lines += [f"expectation: {p}" for p in outcome.expectation_problems]
+    published = outcome.published
+    if published is not None:
+        comparison = published.run.comparison
+        if comparison is not None:
+            lines.append(f"compared with {comparison.before_id}: {len(comparison.new_failures)} new failure(s), "
+                         f"{len(comparison.fixed)} fixed, {len(comparison.flipped)} flipped")
+        lines.append(f"report: {published.html}")
+        lines.append(f"certificate: {published.certificate}" if published.certificate
+                     else f"no certificate: {published.run.certificate_refusal}")
+    lines.append(f"{verdict} ({outcome.seconds:.1f}s, results in {outcome.run_dir})")
     if outcome.reason:
         lines.append(f"reason: {outcome.reason}")
     return "\n".join(lines)

@@ -5,6 +5,8 @@ Outcomes, by requirement:
   fail       a MUST check failed: the implementation broke the requirement
   warning    a SHOULD check failed (reported, never gates)
   not_run    claimed, but no check could run (an error, never a pass)
+  expected_failure  failed, as an expectation file (--expect) said it would; does not gate,
+             but a stale or expired entry does (see conformance/expectations.py)
   error      the suite could not tell (target unreachable, suite fault)
   disabled   the target does not claim the requirement's profile
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 from conformance.catalogue import Catalogue, Requirement
 
-ORDER = ("fail", "error", "not_run", "warning", "pass", "disabled")
+ORDER = ("fail", "error", "not_run", "warning", "expected_failure", "pass", "disabled")
 
 
 @dataclass
@@ -27,9 +29,16 @@ class Verdict:
     requirement: Requirement
     outcome: str
     checks: list[dict[str, Any]] = field(default_factory=list)
+    expectation: Any = None  # the expectation-file entry for this requirement, if any
+    note: str = ""  # what is wrong with that entry (stale, expired): fails the run
 
     @property
     def message(self) -> str:
+        if self.note:
+            return self.note
+        if self.outcome == "expected_failure" and self.expectation is not None:
+            observed = next((r.get("message") for r in self.checks if r.get("message")), "")
+            return f"expected: {self.expectation.reason}" + (f" (observed: {observed})" if observed else "")
         for record in self.checks:
             if record["outcome"] not in ("pass",) and record.get("message"):
                 return record["message"]
@@ -68,23 +77,25 @@ def aggregate(
     return verdicts
 
 
-def exit_code(verdicts: list[Verdict]) -> int:
-    """0: every claimed MUST passed; 1: the implementation failed one; 2: the suite could not tell."""
+def exit_code(verdicts: list[Verdict], expectation_problems: Iterable[str] = ()) -> int:
+    """0: every claimed MUST passed; 1: the implementation failed one (or an expectation entry is
+    stale or expired); 2: the suite could not tell."""
     outcomes = {v.outcome for v in verdicts}
-    if "fail" in outcomes:
+    if "fail" in outcomes or any(True for _ in expectation_problems):
         return 1
     if outcomes & {"error", "not_run"}:
         return 2
     return 0
 
 
-SYMBOL = {"pass": "pass", "fail": "FAIL", "warning": "warn", "not_run": "NOT RUN", "error": "ERROR", "disabled": "-"}
+SYMBOL = {"pass": "pass", "fail": "FAIL", "warning": "warn", "not_run": "NOT RUN", "error": "ERROR", "disabled": "-",
+          "expected_failure": "xfail"}
 
 
 def table(verdicts: list[Verdict]) -> str:
     lines = [f"{'requirement':<10} {'level':<6} {'profile':<9} {'verdict':<8} detail"]
     for v in verdicts:
-        detail = v.message if v.outcome not in ("pass", "disabled") else ""
+        detail = v.message if v.outcome not in ("pass", "disabled") or v.note else ""
         if v.outcome == "disabled":
             detail = "profile not claimed"
         lines.append(

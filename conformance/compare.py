@@ -1,0 +1,97 @@
+"""Comparing two runs check by check: what a nightly job posts.
+
+    new failure   did not pass now, passed (or did not exist) before
+    fixed         passes now, did not pass before
+    flipped       changed between two not-passing outcomes (e.g. ERROR → FAIL, FAIL → xfail)
+
+Checks present in only one of the runs are counted, not listed one by one (a run restricted
+with --requirement leaves most checks out). `conformance diff A B` exits 1 when B has a new
+failure, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance.reports.latest import resolve
+from conformance.reports.stream import Check, Snapshot, load
+from conformance.verdict import SYMBOL
+
+
+@dataclass
+class Change:
+    nodeid: str
+    requirements: list[str]
+    before: str | None  # None: the check was not in the earlier run
+    after: str
+    message: str
+
+    @property
+    def label(self) -> str:
+        was = SYMBOL.get(self.before, self.before) if self.before else "absent"
+        return f"{was} → {SYMBOL.get(self.after, self.after)}"
+
+
+@dataclass
+class Comparison:
+    before_id: str
+    after_id: str
+    new_failures: list[Change] = field(default_factory=list)
+    fixed: list[Change] = field(default_factory=list)
+    flipped: list[Change] = field(default_factory=list)
+    unchanged: int = 0
+    only_before: list[str] = field(default_factory=list)
+    only_after: int = 0  # new checks that pass (new ones that do not are new failures)
+
+    @property
+    def quiet(self) -> bool:
+        return not (self.new_failures or self.fixed or self.flipped)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compare(before: Snapshot, after_checks: dict[str, Check], after_id: str) -> Comparison:
+    result = Comparison(before.run_id, after_id)
+    for nodeid, now in sorted(after_checks.items()):
+        then = before.checks.get(nodeid)
+        was = then.outcome if then is not None else None
+        change = Change(nodeid, now.requirements, was, now.outcome, now.message)
+        if was == now.outcome:
+            result.unchanged += 1
+        elif now.outcome == "pass":
+            if was is None:
+                result.only_after += 1
+            else:
+                result.fixed.append(change)
+        elif was in (None, "pass"):
+            result.new_failures.append(change)
+        else:
+            result.flipped.append(change)
+    result.only_before = sorted(set(before.checks) - set(after_checks))
+    return result
+
+
+def diff_dirs(before_dir: Path, after_dir: Path) -> Comparison:
+    before, after = load(resolve(before_dir)), load(resolve(after_dir))
+    return compare(before, after.checks, after.run_id)
+
+
+def render(comparison: Comparison) -> str:
+    """Plain text that reads well in a terminal and pasted into a chat or an issue."""
+    c = comparison
+    lines = [f"comparing {c.before_id} → {c.after_id}"]
+    for title, changes in (("new failures", c.new_failures), ("fixed", c.fixed), ("flipped", c.flipped)):
+        if not changes:
+            continue
+        lines.append(f"\n{title} ({len(changes)}):")
+        for change in changes:
+            detail = f" — {change.message[:200]}" if change.message and change.after != "pass" else ""
+            lines.append(f"  {change.label:<18} {','.join(change.requirements):<10} {change.nodeid}{detail}")
+    lines.append("")
+    lines.append(f"{len(c.new_failures)} new failure(s), {len(c.fixed)} fixed, {len(c.flipped)} flipped, "
+                 f"{c.unchanged} unchanged; {c.only_after} new passing check(s), "
+                 f"{len(c.only_before)} check(s) only in {c.before_id}")
+    return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""Faults only the fuzz phase is built to find: they sit where no scenario looks (a query
+boundary, an operation the scenarios never call, an answer to an invalid body), which is
+what generated requests are for. Each breaks one schema-level requirement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from conformance.reference.faults.base import dumps, fault, patch, rewrite_json_responses
+
+if TYPE_CHECKING:
+    from conformance.reference.app import Reference
+
+
+@fault("recordings_paging_as_strings", "API-01")
+def _paging_as_strings(ref: Reference) -> None:
+    """The recordings list carries its paging numbers as strings ("20") instead of integers."""
+    def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
+        paging = body.get("paging") if isinstance(body, dict) else None
+        if path.endswith("/recordings") and status == 200 and isinstance(paging, dict):
+            body["paging"] = {key: str(value) for key, value in paging.items()}
+            return status, dumps(body), "application/json"
+        return None
+
+    rewrite_json_responses(ref, rewrite)
+
+
+@fault("server_error_on_largest_session_page", "API-01")
+def _error_on_largest_page(ref: Reference) -> None:
+    """Listing sessions with per_page=100, the documented maximum, crashes with a 500."""
+    def make(query: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        def check(operation_id: str, raw: dict[str, str]) -> dict[str, Any]:
+            values = query(operation_id, raw)
+            if operation_id == "listSessions" and values.get("per_page") == 100:
+                raise RuntimeError("session page buffer holds 99 rows")
+            return values
+        return check
+
+    patch(ref.api.validator, "query", make)
+
+
+@fault("query_errors_without_envelope", "API-02")
+def _query_errors_bare(ref: Reference) -> None:
+    """A 400 for an invalid query parameter comes back as {"detail": "..."}, not the error envelope."""
+    def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
+        error = body.get("error") if isinstance(body, dict) else None
+        message = error.get("message") if isinstance(error, dict) else None
+        if status == 400 and isinstance(message, str) and message.startswith("query parameter"):
+            return status, dumps({"detail": message}), "application/json"
+        return None
+
+    rewrite_json_responses(ref, rewrite)
+
+
+@fault("webhook_validation_answers_422", "API-01")
+def _webhook_422(ref: Reference) -> None:
+    """An invalid webhook body is refused with 422, a status the document does not list."""
+    def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
+        if "/webhooks" in path and status == 400 and isinstance(body, dict):
+            if isinstance(body.get("error"), dict):
+                body["error"]["code"] = 422  # the envelope stays right: only the status is wrong
+            return 422, dumps(body), "application/json"
+        return None
+
+    rewrite_json_responses(ref, rewrite)
+
+
+@fault("recordings_readable_without_token", "PERM-04")
+def _recordings_open(ref: Reference) -> None:
+    """GET on recordings works without an Authorization header (as if the admin token were sent)."""
+    inner = ref.app
+    admin = f"Bearer {ref.settings.credentials.admin_token}".encode()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if (
+            scope["type"] == "http" and scope["method"] == "GET" and "/recordings" in scope["path"]
+            and not any(name.lower() == b"authorization" for name, _ in scope["headers"])
+        ):
+            scope = {**scope, "headers": [*scope["headers"], (b"authorization", admin)]}
+        await inner(scope, receive, send)
+
+    ref.app = app  # type: ignore[assignment]

@@ -1,0 +1,1 @@
+"""Consumer contracts with RealtimeKit: the consumers, their pact tests, the pacts."""

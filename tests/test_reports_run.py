@@ -1,0 +1,131 @@
+"""`conformance run` end to end: every report a run writes, against the reference and
+against a fault, plus --list, --rerun-failed and the automatic comparison with reports/latest."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conformance.reports.stream import sha256_of
+
+
+@dataclass
+class Ran:
+    done: subprocess.CompletedProcess[str]
+    run_dir: Path
+
+    @property
+    def records(self) -> list[dict]:
+        return [json.loads(line) for line in (self.run_dir / "results.jsonl").read_text().splitlines()]
+
+
+def conformance(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "conformance.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ}, check=False)
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("reports")
+
+
+@pytest.fixture(scope="module")
+def clean(reports: Path) -> Ran:
+    done = conformance("run", "--reports-dir", str(reports), "--run-id", "clean")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return Ran(done, reports / "clean")
+
+
+@pytest.fixture(scope="module")
+def faulty(reports: Path, clean: Ran) -> Ran:
+    done = conformance("run", "--reports-dir", str(reports), "--run-id", "faulty", "--workers", "1",
+                       "--reference-fault", "ended_says_left", "--requirement", "END-02", "--requirement", "END-06")
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    return Ran(done, reports / "faulty")
+
+
+def test_a_run_against_the_reference_writes_every_report(clean: Ran, reports: Path):
+    run_dir = clean.run_dir
+    for name in ("results.jsonl", "results.json", "junit.xml", "report.html", "certificate.json",
+                 "evidence/exchanges.har"):
+        assert (run_dir / name).is_file(), name
+    assert (reports / "latest").resolve() == run_dir.resolve()
+    records = clean.records
+    assert len({r["nodeid"] for r in records}) == len(records)  # one line per check, none twice
+    assert all(r["profile"] and r["evidence"] for r in records)
+    assert all((run_dir / path).is_file() for r in records for path in r["evidence"])
+    cases = ET.parse(run_dir / "junit.xml").getroot().findall(".//testcase")
+    assert len([c for c in cases if c.get("classname") != "requirements"]) == len(records)
+    certificate = json.loads((run_dir / "certificate.json").read_text())
+    assert all(sha256_of(run_dir / name) == digest for name, digest in certificate["files"].items())
+    assert all(v["outcome"] == "pass" for v in certificate["verdicts"])
+    har = json.loads((run_dir / "evidence" / "exchanges.har").read_text())
+    assert har["log"]["entries"] and all("_check" in e for e in har["log"]["entries"])
+    page = (run_dir / "report.html").read_text()
+    assert ">CONFORMANT<" in page and "certificate.json" in page
+    assert "report: " in clean.done.stdout and "certificate: " in clean.done.stdout
+
+
+def test_each_checks_evidence_holds_only_what_that_check_did(clean: Ran):
+    for record in clean.records:
+        document = json.loads((clean.run_dir / record["evidence"][0]).read_text())
+        assert document["check"] == record["nodeid"]
+        assert all(x["check"] == record["nodeid"] for x in document["exchanges"])
+        assert all(e["check"] == record["nodeid"] for e in document["events"])
+    joined = next(r for r in clean.records if "END-02" in r["requirements"])
+    events = json.loads((clean.run_dir / joined["evidence"][0]).read_text())["events"]
+    assert any(e["kind"] == "client-event" for e in events)
+
+
+def test_a_run_against_a_fault_writes_no_certificate_and_shows_the_failure_with_its_evidence(faulty: Ran):
+    run_dir = faulty.run_dir
+    assert not (run_dir / "certificate.json").exists()
+    assert "no certificate: MUST END-02 did not pass (fail)" in faulty.done.stdout
+    page = (run_dir / "report.html").read_text()
+    assert ">NOT CONFORMANT<" in page
+    row = page[page.index('id="req-END-02"'):]
+    row = row[:row.index("</tr>")]
+    assert "FAIL" in row and "roomLeft state" in row
+    failures = page[page.index('id="failures"'):page.index('id="matrix"')]
+    assert "END-02" in failures and "roomLeft state after kick-all" in failures
+    assert "conformance run --reference-fault ended_says_left --requirement END-02" in failures
+    assert "HTTP exchanges (" in failures and "kick-all" in failures
+    assert "Client events (" in failures and "&quot;state&quot;: &quot;left&quot;" in failures
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["verdict"] == "NOT CONFORMANT" and results["certificate"] is None
+
+
+def test_a_run_compares_itself_with_the_previous_latest(faulty: Ran):
+    assert "compared with clean: 1 new failure(s)" in faulty.done.stdout
+    comparison = json.loads((faulty.run_dir / "results.json").read_text())["comparison"]
+    assert comparison["before_id"] == "clean"
+    assert [c["requirements"] for c in comparison["new_failures"]] == [["END-02"]]
+
+
+def test_rerun_failed_runs_only_the_checks_that_did_not_pass(faulty: Ran, reports: Path):
+    done = conformance("run", "--reports-dir", str(reports), "--run-id", "again", "--workers", "1",
+                       "--reference-fault", "ended_says_left", "--rerun-failed", str(faulty.run_dir))
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    again = Ran(done, reports / "again")
+    assert [r["requirements"] for r in again.records] == [["END-02"]]
+    assert [line.split()[0] for line in done.stdout.splitlines() if line.startswith(("END-", "PERM-"))] == ["END-02"]
+    meta = json.loads((again.run_dir / "results.json").read_text())["run"]
+    assert meta["rerun_of"] == str(faulty.run_dir) and meta["phases"] == ["scenarios"]
+
+
+def test_list_shows_what_would_run_and_runs_nothing(tmp_path: Path, faulty: Ran):
+    done = conformance("run", "--list", "--reports-dir", str(tmp_path), "--requirement", "END-02", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("END-02")]
+    assert lines and all("MUST" in line and "session" in line and "::" in line for line in lines)
+    assert "would run" in done.stdout
+    assert not any(tmp_path.iterdir())
+    rerun = conformance("run", "--list", "--rerun-failed", str(faulty.run_dir), timeout=120)
+    assert rerun.returncode == 0 and "1 check(s) of 1 requirement(s) would run" in rerun.stdout, rerun.stdout
