@@ -338,6 +338,27 @@ def test_a_campaign_that_tested_nothing_is_never_a_pass(kind, requirement, error
     assert not issubclass(error, ImplementationFailed) or kind == "server_error"
 
 
+def judged(report: Any, exit_code: int | None, findings: list[Finding] | None = None) -> Outcome:
+    from conformance.fuzz.phase import _judge
+
+    outcome = Outcome(seed=1, budget="b", findings=findings or [])
+    result = SimpleNamespace(exit_code=exit_code, output="last line", seconds=9.0)
+    _judge(outcome, report, result)  # type: ignore[arg-type]
+    return outcome
+
+
+def test_a_campaign_is_judged_by_what_it_could_test(tmp_path: Path):
+    refused = {"phase": "fuzzing", "recorder": {"interactions": {"a": interaction("GET", f"{BASE}/meetings", 401)}}}
+    assert judged(read_report(events_file(tmp_path, refused)), 1).problem_kind == "unauthorized"
+    tested = read_report(events_file(tmp_path, stateful_failure()))
+    assert judged(tested, None).problem_kind == "incomplete"
+    assert judged(tested, 1).problem_kind == "broken"  # schemathesis failed the run, but on no check
+    assert judged(tested, 1, tested.findings).problem is None
+    assert judged(tested, 0).problem is None
+    tested.unreachable.append("POST /meetings: ConnectionError: refused")
+    assert judged(tested, 1, tested.findings).problem_kind == "unreachable"
+
+
 # -- a seed replays the run -----------------------------------------------------------------------
 
 

@@ -104,9 +104,10 @@ async def fuzz(harness: Any, workdir: Path, embedded: bool, announce: Callable[[
         _judge(outcome, report, result)
         if outcome.findings:
             announce(outcome.printout(str(workdir)))
-        outcome.left_behind = await clean_up(harness.api, result.ledger, name_prefix(config.run_id))
         _file_evidence(workdir, result, report, harness.redactor)
     finally:
+        # Whatever happened above, what the campaign created is retired.
+        outcome.left_behind = await clean_up(harness.api, result.ledger, name_prefix(config.run_id))
         result.discard()
     return outcome
 
@@ -138,22 +139,25 @@ async def _preflight(api: Any) -> tuple[str, str] | None:
 def _judge(outcome: Outcome, report: CampaignReport, result: campaign.Result) -> None:
     """Decide whether the campaign tested the implementation at all."""
     tail = " ".join(result.output.strip().splitlines()[-3:])[:300]
+    found = bool(outcome.findings)
     if report.unreachable:
         outcome.problem_kind = "unreachable"
         outcome.problem = f"{len(report.unreachable)} request(s) got no answer, e.g. {report.unreachable[0][:300]}"
     elif report.all_authenticated_refused():
         outcome.problem_kind = "unauthorized"
         outcome.problem = "the target answered 401 to every request that carried the admin token"
+    elif result.exit_code is None and found:  # what it found before the deadline stands
+        outcome.budget += f"; stopped at its deadline after {result.seconds:.0f} s"
     elif result.exit_code is None:
         outcome.problem_kind = "incomplete"
         outcome.problem = f"the campaign did not finish within its deadline of {result.seconds:.0f} s"
-    elif report.errors and not outcome.findings:
-        outcome.problem_kind = "broken"
-        outcome.problem = f"schemathesis reported {len(report.errors)} error(s), e.g. {report.errors[0][:300]}"
     elif report.requests == 0:
         outcome.problem_kind = "broken"
         outcome.problem = f"schemathesis sent no request (exit code {result.exit_code}): {tail}"
-    elif result.exit_code not in (0, 1) or (result.exit_code == 1 and not outcome.findings):
+    elif report.errors and not found:
+        outcome.problem_kind = "broken"
+        outcome.problem = f"schemathesis reported {len(report.errors)} error(s), e.g. {report.errors[0][:300]}"
+    elif result.exit_code != 0 and not found:
         outcome.problem_kind = "broken"
         outcome.problem = f"schemathesis stopped with exit code {result.exit_code} and no finding: {tail}"
 
