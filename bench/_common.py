@@ -31,5 +31,7 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 
 def describe(values: Sequence[float]) -> str:
-    return (f"n={len(values)} p50={percentile(values, 50) * 1000:.2f}ms p99={percentile(values, 99) * 1000:.2f}ms "
-            f"mean={statistics.fmean(values) * 1000:.2f}ms max={max(values) * 1000:.2f}ms")
+    return (
+        f"n={len(values)} p50={percentile(values, 50) * 1000:.2f}ms p99={percentile(values, 99) * 1000:.2f}ms "
+        f"mean={statistics.fmean(values) * 1000:.2f}ms max={max(values) * 1000:.2f}ms"
+    )

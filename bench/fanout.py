@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import api, reference  # noqa: E402
+from _common import api, reference
 
 
 async def kick_all_fanout(n: int) -> float:
@@ -28,8 +28,9 @@ async def kick_all_fanout(n: int) -> float:
             tokens = []
             for i in range(n):
                 preset = "group_call_host" if i == 0 else "group_call_participant"
-                r = await http.post(f"/meetings/{meeting}/participants",
-                                    json={"custom_participant_id": f"p{i}", "preset_name": preset})
+                r = await http.post(
+                    f"/meetings/{meeting}/participants", json={"custom_participant_id": f"p{i}", "preset_name": preset}
+                )
                 tokens.append(r.json()["data"]["token"])
             sockets = []
             for i, token in enumerate(tokens):

@@ -31,10 +31,14 @@ def main(workers: int | None) -> None:
         by_phase[record["phase"]].append(record["duration"])
     print(f"exit code {done.returncode}; {len(records)} checks; wall {wall:.1f}s")
     for phase, durations in sorted(by_phase.items()):
-        print(f"  phase {phase:<10} {len(durations):>3} checks, {sum(durations):6.1f}s of check time "
-              f"(longest {max(durations):.1f}s)")
-    print(f"  CPU (all processes) {cpu:.1f}s over {wall:.1f}s wall on 2 cores: "
-          f"working ≈ {min(1.0, cpu / wall) * 100:.0f}% of one core, waiting ≈ {max(0.0, 1 - cpu / wall) * 100:.0f}%")
+        print(
+            f"  phase {phase:<10} {len(durations):>3} checks, {sum(durations):6.1f}s of check time "
+            f"(longest {max(durations):.1f}s)"
+        )
+    print(
+        f"  CPU (all processes) {cpu:.1f}s over {wall:.1f}s wall on 2 cores: "
+        f"working ≈ {min(1.0, cpu / wall) * 100:.0f}% of one core, waiting ≈ {max(0.0, 1 - cpu / wall) * 100:.0f}%"
+    )
 
 
 if __name__ == "__main__":

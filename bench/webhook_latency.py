@@ -13,9 +13,9 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import api, describe, reference  # noqa: E402
+from _common import api, describe, reference
 
-from conformance.webhook_receiver import WebhookReceiver  # noqa: E402
+from conformance.webhook_receiver import WebhookReceiver
 
 
 async def main(sessions: int) -> None:
@@ -28,8 +28,12 @@ async def main(sessions: int) -> None:
             r = await http.post("/webhooks", json={"name": "bench", "url": channel.url, "events": ["meeting.ended"]})
             assert r.status_code == 201, r.text
             meeting = (await http.post("/meetings", json={})).json()["data"]["id"]
-            token = (await http.post(f"/meetings/{meeting}/participants",
-                                     json={"custom_participant_id": "p", "preset_name": "group_call_host"})).json()["data"]["token"]
+            token = (
+                await http.post(
+                    f"/meetings/{meeting}/participants",
+                    json={"custom_participant_id": "p", "preset_name": "group_call_host"},
+                )
+            ).json()["data"]["token"]
             latencies = []
             for i in range(sessions):
                 async with connect(server.endpoints.realtime_url) as ws:

@@ -25,17 +25,23 @@ def _serve(args: argparse.Namespace) -> int:
 
     configure_logging(args.log_level.upper())
     creds = Credentials()
-    for field, env in (("admin_token", "RTK_REFERENCE_ADMIN_TOKEN"), ("readonly_token", "RTK_REFERENCE_READONLY_TOKEN"),
-                       ("no_permission_token", "RTK_REFERENCE_NO_PERMISSION_TOKEN"),
-                       ("other_token", "RTK_REFERENCE_OTHER_TOKEN")):
+    for field, env in (
+        ("admin_token", "RTK_REFERENCE_ADMIN_TOKEN"),
+        ("readonly_token", "RTK_REFERENCE_READONLY_TOKEN"),
+        ("no_permission_token", "RTK_REFERENCE_NO_PERMISSION_TOKEN"),
+        ("other_token", "RTK_REFERENCE_OTHER_TOKEN"),
+    ):
         if os.environ.get(env):
             setattr(creds, field, os.environ[env])
     creds.account_id = args.account_id or creds.account_id
     creds.app_id = args.app_id or creds.app_id
     db = args.db or str(Path(tempfile.mkdtemp(prefix="rtk-reference-")) / "reference.sqlite3")
     settings = ReferenceSettings(
-        db_path=db, credentials=creds, host_grace_seconds=args.host_grace_seconds,
-        test_clock=args.test_clock, faults=tuple(args.fault),
+        db_path=db,
+        credentials=creds,
+        host_grace_seconds=args.host_grace_seconds,
+        test_clock=args.test_clock,
+        faults=tuple(args.fault),
     )
     reference = build(settings)
     sock = bind(args.host, args.port)
@@ -56,12 +62,19 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
     values = {
-        "target.base_url": args.base_url, "target.account_id": args.account_id, "target.app_id": args.app_id,
-        "target.realtime_url": args.realtime_url, "target.profiles": args.profile or None,
-        "driver.kind": args.driver, "run_id": args.run_id, "reports_dir": args.reports_dir,
+        "target.base_url": args.base_url,
+        "target.account_id": args.account_id,
+        "target.app_id": args.app_id,
+        "target.realtime_url": args.realtime_url,
+        "target.profiles": args.profile or None,
+        "driver.kind": args.driver,
+        "run_id": args.run_id,
+        "reports_dir": args.reports_dir,
         "time.control": args.time_control,
-        "fuzz.seed": getattr(args, "seed", None), "fuzz.examples": getattr(args, "fuzz_examples", None),
-        "fuzz.time_seconds": getattr(args, "fuzz_time", None), "fuzz.preset": getattr(args, "fuzz_preset", None),
+        "fuzz.seed": getattr(args, "seed", None),
+        "fuzz.examples": getattr(args, "fuzz_examples", None),
+        "fuzz.time_seconds": getattr(args, "fuzz_time", None),
+        "fuzz.preset": getattr(args, "fuzz_preset", None),
     }
     return {k: v for k, v in values.items() if v is not None}
 
@@ -70,9 +83,13 @@ def _run(args: argparse.Namespace) -> int:
     from conformance.runner import RunRequest, list_checks, run, summary
 
     request = RunRequest(
-        config_path=Path(args.config) if args.config else None, overrides=_overrides(args),
-        requirements=args.requirement or [], faults=args.reference_fault or [], workers=args.workers,
-        phases=args.phase or [], expect=Path(args.expect) if args.expect else None,
+        config_path=Path(args.config) if args.config else None,
+        overrides=_overrides(args),
+        requirements=args.requirement or [],
+        faults=args.reference_fault or [],
+        workers=args.workers,
+        phases=args.phase or [],
+        expect=Path(args.expect) if args.expect else None,
         rerun_failed=Path(args.rerun_failed) if args.rerun_failed else None,
         compare=Path(args.compare) if args.compare else None,
     )

@@ -109,8 +109,7 @@ class ApiResponse:
             return self
         expected = " or ".join(str(s) for s in sorted(wanted))
         raise UnexpectedResponse(
-            f"{self.method} {self.path}: expected {expected} ({what}), "
-            f"got {self.status}: {self.body_excerpt()}",
+            f"{self.method} {self.path}: expected {expected} ({what}), got {self.status}: {self.body_excerpt()}",
             exchange_id=self.exchange.id,
         )
 
@@ -251,8 +250,7 @@ class ApiClient:
         if token is None and auth != "none":
             env = _TOKEN_ENV[auth]
             raise CheckNotRunnable(
-                f"this check needs the {auth} token, which is not configured; "
-                f"set {env} or {env}_FILE"
+                f"this check needs the {auth} token, which is not configured; set {env} or {env}_FILE"
             )
         return token
 
@@ -368,24 +366,18 @@ class ApiClient:
         if isinstance(exc, httpx.ConnectTimeout):
             # Never connected: says nothing about the implementation's behaviour.
             return TargetUnreachable(
-                f"{method} {url}: could not connect within {seconds:g} s; "
-                f"is the target running and reachable?"
+                f"{method} {url}: could not connect within {seconds:g} s; is the target running and reachable?"
             )
         if isinstance(exc, httpx.TimeoutException | TimeoutError):
             return TargetTimeout(
-                f"{method} {path}: no complete answer within {seconds:g} s "
-                f"(limits.request_timeout_seconds)"
+                f"{method} {path}: no complete answer within {seconds:g} s (limits.request_timeout_seconds)"
             )
         if isinstance(exc, httpx.ConnectError):
-            return TargetUnreachable(
-                f"{method} {url}: cannot connect ({reason}); is the target running there?"
-            )
+            return TargetUnreachable(f"{method} {url}: cannot connect ({reason}); is the target running there?")
         if isinstance(exc, httpx.ReadError | httpx.WriteError) or (
             isinstance(exc, httpx.RemoteProtocolError) and "without sending" in reason
         ):
-            return TargetUnreachable(
-                f"{method} {url}: connection closed before any answer ({reason})"
-            )
+            return TargetUnreachable(f"{method} {url}: connection closed before any answer ({reason})")
         if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
             return ConfigError(f"{method} {url}: unusable URL ({reason})")
         return UnexpectedResponse(f"{method} {path}: unusable answer ({reason})")
@@ -398,9 +390,7 @@ class ApiClient:
     async def get_meeting(self, meeting_id: str, *, auth: Auth = "admin") -> ApiResponse:
         return await self.request("GET", f"/meetings/{_seg(meeting_id)}", auth=auth)
 
-    async def update_meeting(
-        self, meeting_id: str, *, auth: Auth = "admin", **body: Any
-    ) -> ApiResponse:
+    async def update_meeting(self, meeting_id: str, *, auth: Auth = "admin", **body: Any) -> ApiResponse:
         return await self.request("PATCH", f"/meetings/{_seg(meeting_id)}", json=body, auth=auth)
 
     # -- participants (§3.3) ----------------------------------------------------------------
@@ -423,9 +413,7 @@ class ApiClient:
         path = f"/meetings/{_seg(meeting_id)}/participants"
         return await self.request("POST", path, json=body, auth=auth)
 
-    async def delete_participant(
-        self, meeting_id: str, participant_id: str, *, auth: Auth = "admin"
-    ) -> ApiResponse:
+    async def delete_participant(self, meeting_id: str, participant_id: str, *, auth: Auth = "admin") -> ApiResponse:
         path = f"/meetings/{_seg(meeting_id)}/participants/{_seg(participant_id)}"
         return await self.request("DELETE", path, auth=auth)
 
@@ -463,26 +451,20 @@ class ApiClient:
     async def get_session(self, session_id: str, *, auth: Auth = "admin") -> ApiResponse:
         return await self.request("GET", f"/sessions/{_seg(session_id)}", auth=auth)
 
-    async def list_session_participants(
-        self, session_id: str, *, auth: Auth = "admin"
-    ) -> ApiResponse:
+    async def list_session_participants(self, session_id: str, *, auth: Auth = "admin") -> ApiResponse:
         path = f"/sessions/{_seg(session_id)}/participants"
         return await self.request("GET", path, auth=auth)
 
     # -- recordings (§3.6) ------------------------------------------------------------------
 
-    async def start_recording(
-        self, meeting_id: str, *, auth: Auth = "admin", **body: Any
-    ) -> ApiResponse:
+    async def start_recording(self, meeting_id: str, *, auth: Auth = "admin", **body: Any) -> ApiResponse:
         payload = {"meeting_id": meeting_id, **body}
         return await self.request("POST", "/recordings", json=payload, auth=auth)
 
     async def get_recording(self, recording_id: str, *, auth: Auth = "admin") -> ApiResponse:
         return await self.request("GET", f"/recordings/{_seg(recording_id)}", auth=auth)
 
-    async def recording_action(
-        self, recording_id: str, action: str, *, auth: Auth = "admin"
-    ) -> ApiResponse:
+    async def recording_action(self, recording_id: str, action: str, *, auth: Auth = "admin") -> ApiResponse:
         """action: "stop", "pause" or "resume"."""
         path = f"/recordings/{_seg(recording_id)}"
         return await self.request("PUT", path, json={"action": action}, auth=auth)
@@ -531,9 +513,7 @@ class ApiClient:
         body = {"name": name, "url": url, "events": list(events), "enabled": enabled}
         return await self.request("POST", "/webhooks", json=body, auth=auth)
 
-    async def update_webhook(
-        self, webhook_id: str, *, auth: Auth = "admin", **body: Any
-    ) -> ApiResponse:
+    async def update_webhook(self, webhook_id: str, *, auth: Auth = "admin", **body: Any) -> ApiResponse:
         return await self.request("PATCH", f"/webhooks/{_seg(webhook_id)}", json=body, auth=auth)
 
     async def delete_webhook(self, webhook_id: str, *, auth: Auth = "admin") -> ApiResponse:
@@ -553,8 +533,7 @@ class ApiClient:
         key = data.get("publicKey") if isinstance(data, dict) else None
         if not isinstance(key, str) or "BEGIN PUBLIC KEY" not in key:
             raise UnexpectedResponse(
-                f"GET {url}: expected {{success: true, data: {{publicKey: <PEM>}}}}, "
-                f"got: {response.body_excerpt()}",
+                f"GET {url}: expected {{success: true, data: {{publicKey: <PEM>}}}}, got: {response.body_excerpt()}",
                 exchange_id=response.exchange_id,
             )
         return key
@@ -564,9 +543,7 @@ class ApiClient:
     async def advance_clock(self, seconds: float) -> ApiResponse:
         """Move the target's clock forward (time.control = "test-clock" only)."""
         if self.config.time.control != "test-clock":
-            raise CheckNotRunnable(
-                "the target offers no test clock (time.control is 'none'), so it cannot be advanced"
-            )
+            raise CheckNotRunnable("the target offers no test clock (time.control is 'none'), so it cannot be advanced")
         url = f"{self.config.api_origin}/_conformance/clock/advance"
         return await self.request("POST", url, json={"seconds": seconds})
 

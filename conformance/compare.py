@@ -91,7 +91,9 @@ def render(comparison: Comparison) -> str:
             detail = f" — {change.message[:200]}" if change.message and change.after != "pass" else ""
             lines.append(f"  {change.label:<18} {','.join(change.requirements):<10} {change.nodeid}{detail}")
     lines.append("")
-    lines.append(f"{len(c.new_failures)} new failure(s), {len(c.fixed)} fixed, {len(c.flipped)} flipped, "
-                 f"{c.unchanged} unchanged; {c.only_after} new passing check(s), "
-                 f"{len(c.only_before)} check(s) only in {c.before_id}")
+    lines.append(
+        f"{len(c.new_failures)} new failure(s), {len(c.fixed)} fixed, {len(c.flipped)} flipped, "
+        f"{c.unchanged} unchanged; {c.only_after} new passing check(s), "
+        f"{len(c.only_before)} check(s) only in {c.before_id}"
+    )
     return "\n".join(lines)

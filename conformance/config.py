@@ -180,10 +180,7 @@ class RunConfig:
             if isinstance(value, Path):
                 out[f.name] = str(value)
             elif f.name in _SECRET_TABLES:
-                out[f.name] = {
-                    k: _mask(v) if (f.name, k) in _SECRET_FIELDS else v
-                    for k, v in asdict(value).items()
-                }
+                out[f.name] = {k: _mask(v) if (f.name, k) in _SECRET_FIELDS else v for k, v in asdict(value).items()}
             elif hasattr(value, "__dataclass_fields__"):
                 out[f.name] = {k: _jsonable(v) for k, v in asdict(value).items()}
             else:
@@ -277,9 +274,7 @@ def _profiles(raw: object, where: str) -> tuple[str, ...]:
     chosen = _str_list(raw, where)
     unknown = [p for p in chosen if p not in ALL_PROFILES]
     if unknown:
-        raise ConfigError(
-            f"{where}: unknown profile(s) {', '.join(unknown)}; allowed: {', '.join(ALL_PROFILES)}"
-        )
+        raise ConfigError(f"{where}: unknown profile(s) {', '.join(unknown)}; allowed: {', '.join(ALL_PROFILES)}")
     if not chosen:
         raise ConfigError(f"{where}: no profile chosen; allowed: {', '.join(ALL_PROFILES)}")
     return tuple(dict.fromkeys(chosen))  # drop repeats, keep order
@@ -517,9 +512,7 @@ def _read_toml(path: Path) -> dict[str, object]:
                 f"{_toml_name(secret.file_key)}"
             )
         if key not in _SETTABLE_KEYS:
-            raise ConfigError(
-                f"{path}: unknown key {_toml_name(key)}{_did_you_mean(key, _SETTABLE_KEYS)}"
-            )
+            raise ConfigError(f"{path}: unknown key {_toml_name(key)}{_did_you_mean(key, _SETTABLE_KEYS)}")
     return flat
 
 
@@ -535,8 +528,7 @@ def _build(values: Mapping[str, Any]) -> RunConfig:
     if target.base_url:
         if not (target.account_id and target.app_id):
             raise ConfigError(
-                "target.base_url is set but target.account_id / target.app_id are not "
-                "(RTKC_ACCOUNT_ID, RTKC_APP_ID)"
+                "target.base_url is set but target.account_id / target.app_id are not (RTKC_ACCOUNT_ID, RTKC_APP_ID)"
             )
         if not tokens.admin:
             raise ConfigError(
@@ -553,9 +545,7 @@ def _build(values: Mapping[str, Any]) -> RunConfig:
             "(RTKC_PACT_BROKER_TOKEN or RTKC_PACT_BROKER_TOKEN_FILE) is missing"
         )
     if driver.kind == "bridge" and not driver.bridge_command:
-        raise ConfigError(
-            "driver.kind is 'bridge' but driver.bridge_command is empty (RTKC_BRIDGE_COMMAND)"
-        )
+        raise ConfigError("driver.kind is 'bridge' but driver.bridge_command is empty (RTKC_BRIDGE_COMMAND)")
 
     return RunConfig(
         target=target,

@@ -228,9 +228,7 @@ def _har_entry(x: Exchange) -> dict[str, Any]:
 
 
 # Headers curl sets itself or that only add noise to a reproduction.
-_CURL_SKIP = frozenset(
-    {"host", "content-length", "accept-encoding", "connection", "user-agent", "accept"}
-)
+_CURL_SKIP = frozenset({"host", "content-length", "accept-encoding", "connection", "user-agent", "accept"})
 
 
 def curl(exchange: Exchange) -> str:

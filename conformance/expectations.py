@@ -46,8 +46,11 @@ class Expectation:
         return self.expires is not None and today > self.expires
 
     def as_dict(self) -> dict[str, Any]:
-        return {"requirement": self.requirement, "reason": self.reason,
-                "expires": self.expires.isoformat() if self.expires else None}
+        return {
+            "requirement": self.requirement,
+            "reason": self.reason,
+            "expires": self.expires.isoformat() if self.expires else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -116,8 +119,11 @@ def mark(records: Iterable[dict[str, Any]], expectations: Expectations | None, t
     out = []
     for record in records:
         record = {**record, "observed": record["outcome"]}
-        if (expectations is not None and record["outcome"] in FAILING
-                and all(expectations.active(rid, today) for rid in record["requirements"])):
+        if (
+            expectations is not None
+            and record["outcome"] in FAILING
+            and all(expectations.active(rid, today) for rid in record["requirements"])
+        ):
             record["outcome"] = EXPECTED
         out.append(record)
     return out
@@ -137,11 +143,15 @@ def problems(verdicts: Iterable[Any], expectations: Expectations | None, today: 
             continue
         verdict.expectation = entry
         if entry.expired(today):
-            verdict.note = (f"expectation expired on {entry.expires}: remove or renew the entry for "
-                            f"{entry.requirement} in {expectations.path.name} (reason was: {entry.reason})")
+            verdict.note = (
+                f"expectation expired on {entry.expires}: remove or renew the entry for "
+                f"{entry.requirement} in {expectations.path.name} (reason was: {entry.reason})"
+            )
         elif verdict.outcome == "pass":
-            verdict.note = (f"expected to fail but passed: remove the stale entry for {entry.requirement} "
-                            f"from {expectations.path.name} (reason was: {entry.reason})")
+            verdict.note = (
+                f"expected to fail but passed: remove the stale entry for {entry.requirement} "
+                f"from {expectations.path.name} (reason was: {entry.reason})"
+            )
         else:
             continue
         found.append(f"{entry.requirement}: {verdict.note}")

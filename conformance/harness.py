@@ -29,9 +29,13 @@ from conformance.webhook_receiver import Channel, WebhookReceiver
 log = logging.getLogger("conformance.harness")
 
 HOST_PERMISSIONS = {
-    "kick_participant": True, "pin_participant": True, "can_record": True,
-    "disable_participant_audio": True, "disable_participant_video": True,
-    "accept_waiting_requests": True, "show_participant_list": True,
+    "kick_participant": True,
+    "pin_participant": True,
+    "can_record": True,
+    "disable_participant_audio": True,
+    "disable_participant_video": True,
+    "accept_waiting_requests": True,
+    "show_participant_list": True,
 }
 PARTICIPANT_PERMISSIONS = {"kick_participant": False, "show_participant_list": True}
 
@@ -215,7 +219,9 @@ class Scenario:
         receiver = self.require_receiver()
         await self.harness.load_public_key()
         channel = receiver.channel()
-        response = await self.api.create_webhook(f"{self.harness.tag} {self.name}"[:255], channel.url, events, enabled=enabled)
+        response = await self.api.create_webhook(
+            f"{self.harness.tag} {self.name}"[:255], channel.url, events, enabled=enabled
+        )
         response.expect(201, "register a webhook")
         self._webhooks.append(response.data["id"])
         self.harness.ledger.webhooks.append(response.data["id"])

@@ -31,7 +31,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--rtkc-config", default=None, help="target configuration TOML file")
     group.addoption("--rtkc-results", default=None, help="append one JSON line per check to this file")
     group.addoption(
-        "--rtkc-reference-fault", action="append", default=[],
+        "--rtkc-reference-fault",
+        action="append",
+        default=[],
         help="start the embedded reference with this fault switched on (repeatable)",
     )
     group.addoption("--rtkc-requirements", default=None, help="comma-separated requirement IDs to run")
@@ -91,6 +93,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 # -- outcomes ------------------------------------------------------------------------------
+
 
 def classify(excinfo: pytest.ExceptionInfo[BaseException] | None, skipped: bool) -> tuple[str, str]:
     """(outcome, one-line message) for one check, before SHOULD-level softening."""
@@ -221,6 +224,7 @@ def _stream_path_write(line: str) -> None:
 
 
 # -- fixtures ------------------------------------------------------------------------------
+
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def harness(pytestconfig: pytest.Config) -> AsyncIterator[Any]:

@@ -15,9 +15,7 @@ REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 6
 
 # Header values that are credentials as a whole, whatever they contain.
-_SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-auth-key"}
-)
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-auth-key"})
 
 
 def is_secret_key(key: str) -> bool:

@@ -22,7 +22,6 @@ from conformance.config import RunConfig, load_config, overrides_as_env
 from conformance.errors import ConfigError
 from conformance.verdict import Verdict, aggregate, exit_code, read_results, table
 
-
 # Each phase is a pytest package of checks tagged with requirement IDs; a phase whose
 # package is not installed is simply absent.
 PHASES = {"scenarios": "conformance.scenarios", "fuzz": "conformance.fuzz", "contracts": "conformance.contracts"}
@@ -64,20 +63,35 @@ class RunOutcome:
     published: Any = None  # conformance.reports.publish.Published, when the reports were written
 
 
-def pytest_command(request: RunRequest, config: RunConfig, results: Path | None, workers: int,
-                   targets: list[str] | None = None) -> list[str]:
+def pytest_command(
+    request: RunRequest, config: RunConfig, results: Path | None, workers: int, targets: list[str] | None = None
+) -> list[str]:
     """The engine's command line; `targets` (check files/node ids) replaces the phase packages."""
     phases = request.phases or available_phases()
     what = targets if targets is not None else ["--pyargs", *(PHASES[p] for p in phases)]
     args = [
-        sys.executable, "-m", "pytest", *what,
-        "-p", "no:cacheprovider", "-p", "no:pact", "-p", "no:hypothesispytest", "-p", "no:anyio",
+        sys.executable,
+        "-m",
+        "pytest",
+        *what,
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:pact",
+        "-p",
+        "no:hypothesispytest",
+        "-p",
+        "no:anyio",
         # Node ids are then conformance/<phase>/test_x.py::test_y from any working directory,
         # so runs compare and re-run wherever they were started.
-        "--rootdir", str(PACKAGE_ROOT),
+        "--rootdir",
+        str(PACKAGE_ROOT),
         *(["--rtkc-results", str(results)] if results is not None else []),
         f"--timeout={config.limits.check_timeout_seconds:g}",
-        "--no-header", "-rN", "--tb=no", "-q" if request.quiet else "-v",
+        "--no-header",
+        "-rN",
+        "--tb=no",
+        "-q" if request.quiet else "-v",
     ]
     if "fuzz" not in phases:
         args += ["-p", "no:schemathesis"]  # its plugin import costs ~1.5 s per process
@@ -111,8 +125,12 @@ def _load_config(request: RunRequest) -> RunConfig:
 
 
 def _child_env(request: RunRequest, config: RunConfig) -> dict[str, str]:
-    return {**os.environ, **overrides_as_env(request.overrides), "RTKC_RUN_ID": config.run_id,
-            "PACT_DO_NOT_TRACK": "true"}
+    return {
+        **os.environ,
+        **overrides_as_env(request.overrides),
+        "RTKC_RUN_ID": config.run_id,
+        "PACT_DO_NOT_TRACK": "true",
+    }
 
 
 def rerun_targets(run_dir: Path) -> tuple[list[str], set[str]]:
@@ -137,23 +155,38 @@ def list_checks(request: RunRequest) -> tuple[str, int]:
         return f"nothing to re-run: every check of {request.rerun_failed} passed", 0
     with tempfile.TemporaryDirectory(prefix="rtkc-list-") as tmp:
         collected = Path(tmp) / "collected.jsonl"
-        command = [*pytest_command(request, config, None, 1, targets),
-                   "--collect-only", "-q", "--rtkc-collected", str(collected)]
-        child = subprocess.run(command, env=_child_env(request, config), capture_output=True, text=True,
-                               timeout=120, check=False)
+        command = [
+            *pytest_command(request, config, None, 1, targets),
+            "--collect-only",
+            "-q",
+            "--rtkc-collected",
+            str(collected),
+        ]
+        child = subprocess.run(
+            command, env=_child_env(request, config), capture_output=True, text=True, timeout=120, check=False
+        )
         if child.returncode not in (0, 5) or not collected.exists():
             tail = (child.stdout + child.stderr).strip().splitlines()[-15:]
             raise ConfigError("could not collect the checks:\n" + "\n".join(tail))
         checks = read_results(collected)
     levels = {r.id: r.level for r in catalogue.load().requirements}
-    lines = [f"{','.join(c['requirements']):<12} {'/'.join(levels[r] for r in c['requirements']):<7} "
-             f"{c['profile']:<10} {c['nodeid']}" for c in checks]
+    lines = [
+        f"{','.join(c['requirements']):<12} {'/'.join(levels[r] for r in c['requirements']):<7} "
+        f"{c['profile']:<10} {c['nodeid']}"
+        for c in checks
+    ]
     covered = {rid for c in checks for rid in c["requirements"]}
-    claimed = [r.id for r in catalogue.load().for_profiles(config.target.profiles)
-               if not request.requirements or r.id in request.requirements]
+    claimed = [
+        r.id
+        for r in catalogue.load().for_profiles(config.target.profiles)
+        if not request.requirements or r.id in request.requirements
+    ]
     phases = ", ".join(request.phases or available_phases())
-    lines += ["", f"{len(checks)} check(s) of {len(covered)} requirement(s) would run "
-              f"(profiles: {', '.join(config.target.profiles)}; phases: {phases})"]
+    lines += [
+        "",
+        f"{len(checks)} check(s) of {len(covered)} requirement(s) would run "
+        f"(profiles: {', '.join(config.target.profiles)}; phases: {phases})",
+    ]
     silent = [rid for rid in claimed if rid not in covered]
     if silent and targets is None:
         lines.append(f"claimed but no check selected: {', '.join(silent)}")
@@ -173,8 +206,14 @@ def run(request: RunRequest) -> RunOutcome:
     compare_with = request.compare or latest.previous(config.reports_dir, config.run_id)
     targets, rerun_ids = rerun_targets(request.rerun_failed) if request.rerun_failed else (None, set())
     if targets == []:
-        return RunOutcome(config, [], 0, f"nothing to re-run: every check of {request.rerun_failed} passed",
-                          request.rerun_failed, time.monotonic() - started)
+        return RunOutcome(
+            config,
+            [],
+            0,
+            f"nothing to re-run: every check of {request.rerun_failed} passed",
+            request.rerun_failed,
+            time.monotonic() - started,
+        )
     run_dir = config.reports_dir / config.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     results = run_dir / "results.jsonl"
@@ -186,8 +225,14 @@ def run(request: RunRequest) -> RunOutcome:
     reason = ""
     log = (run_dir / "engine.log").open("w", encoding="utf-8") if request.quiet else None
     try:
-        child = subprocess.run(command, env=env, timeout=config.limits.run_deadline_seconds, check=False,
-                               stdout=log, stderr=subprocess.STDOUT if log else None)
+        child = subprocess.run(
+            command,
+            env=env,
+            timeout=config.limits.run_deadline_seconds,
+            check=False,
+            stdout=log,
+            stderr=subprocess.STDOUT if log else None,
+        )
         if child.returncode not in (0, 1) and not results.exists():
             reason = f"the test engine stopped with exit code {child.returncode} before any check ran"
     except subprocess.TimeoutExpired:
@@ -208,14 +253,25 @@ def run(request: RunRequest) -> RunOutcome:
     # Reports are written whatever happened; a failure to write them is the suite's, never a pass.
     published = None
     try:
-        ran = sorted({Path(t).relative_to(PACKAGE_ROOT).parts[1] for t in targets} if targets is not None
-                     else set(request.phases or available_phases()))
+        ran = sorted(
+            {Path(t).relative_to(PACKAGE_ROOT).parts[1] for t in targets}
+            if targets is not None
+            else set(request.phases or available_phases())
+        )
         meta = publish.meta(
-            config, started=started_at, seconds=time.monotonic() - started,
-            requirements=sorted(only) if only else [], phases=ran or request.phases or available_phases(),
-            available_phases=available_phases(), faults=request.faults, exit_code=code, reason=reason,
+            config,
+            started=started_at,
+            seconds=time.monotonic() - started,
+            requirements=sorted(only) if only else [],
+            phases=ran or request.phases or available_phases(),
+            available_phases=available_phases(),
+            faults=request.faults,
+            exit_code=code,
+            reason=reason,
             reproduce=publish.reproduce_args(request.config_path, request.overrides, request.faults),
-            rerun_of=request.rerun_failed, expectations_file=request.expect)
+            rerun_of=request.rerun_failed,
+            expectations_file=request.expect,
+        )
         published = publish.publish(run_dir, meta, records, verdicts, problems, compare_with)
     except Exception as exc:  # the verdict must still be told
         reason = "; ".join(filter(None, [reason, f"the reports could not be written: {type(exc).__name__}: {exc}"]))
@@ -224,8 +280,11 @@ def run(request: RunRequest) -> RunOutcome:
 
 
 def summary(outcome: RunOutcome) -> str:
-    verdict = {0: "CONFORMANT: every claimed MUST passed", 1: "NOT CONFORMANT: the implementation failed a requirement",
-               2: "NO VERDICT: the suite could not run every claimed check"}[outcome.exit_code]
+    verdict = {
+        0: "CONFORMANT: every claimed MUST passed",
+        1: "NOT CONFORMANT: the implementation failed a requirement",
+        2: "NO VERDICT: the suite could not run every claimed check",
+    }[outcome.exit_code]
     if not outcome.verdicts and outcome.reason:
         return outcome.reason
     if outcome.exit_code == 1 and not any(v.outcome == "fail" for v in outcome.verdicts):
@@ -236,11 +295,16 @@ def summary(outcome: RunOutcome) -> str:
     if published is not None:
         comparison = published.run.comparison
         if comparison is not None:
-            lines.append(f"compared with {comparison.before_id}: {len(comparison.new_failures)} new failure(s), "
-                         f"{len(comparison.fixed)} fixed, {len(comparison.flipped)} flipped")
+            lines.append(
+                f"compared with {comparison.before_id}: {len(comparison.new_failures)} new failure(s), "
+                f"{len(comparison.fixed)} fixed, {len(comparison.flipped)} flipped"
+            )
         lines.append(f"report: {published.html}")
-        lines.append(f"certificate: {published.certificate}" if published.certificate
-                     else f"no certificate: {published.run.certificate_refusal}")
+        lines.append(
+            f"certificate: {published.certificate}"
+            if published.certificate
+            else f"no certificate: {published.run.certificate_refusal}"
+        )
     lines.append(f"{verdict} ({outcome.seconds:.1f}s, results in {outcome.run_dir})")
     if outcome.reason:
         lines.append(f"reason: {outcome.reason}")

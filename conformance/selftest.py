@@ -38,8 +38,11 @@ class FaultResult:
 def _one(fault: Fault | None, full: bool, reports: Path) -> RunOutcome:
     request = RunRequest(
         # Loopback answers in milliseconds: a short event deadline keeps caught faults quick.
-        overrides={"reports_dir": str(reports), "run_id": f"selftest-{fault.name if fault else 'clean'}",
-                   "limits.event_timeout_seconds": 2},
+        overrides={
+            "reports_dir": str(reports),
+            "run_id": f"selftest-{fault.name if fault else 'clean'}",
+            "limits.event_timeout_seconds": 2,
+        },
         requirements=[] if (full or fault is None) else list(fault.requirements),
         faults=[fault.name] if fault else [],
         workers=1,
@@ -48,8 +51,9 @@ def _one(fault: Fault | None, full: bool, reports: Path) -> RunOutcome:
     return run(request)
 
 
-def selftest(names: list[str] | None = None, full: bool = False, parallel: int = 2,
-             reports: Path | None = None) -> tuple[RunOutcome, list[FaultResult]]:
+def selftest(
+    names: list[str] | None = None, full: bool = False, parallel: int = 2, reports: Path | None = None
+) -> tuple[RunOutcome, list[FaultResult]]:
     reports = reports or Path(tempfile.mkdtemp(prefix="rtkc-selftest-"))
     chosen = [FAULTS[n] for n in names] if names else list(FAULTS.values())
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
@@ -66,16 +70,24 @@ def matrix(clean: RunOutcome, results: list[FaultResult]) -> str:
     ids = [v.requirement.id for v in clean.verdicts]
     width = max(len(r.fault.name) for r in results) if results else 10
     header = " " * (width + 8) + " ".join(i.split("-")[0][0] + i.split("-")[1] for i in ids)
-    lines = ["fault × requirement  (X caught, x caught as warning, . passed, E error, ? not run, blank: not targeted)",
-             header]
-    clean_row = " ".join(f"{SYMBOLS[v.outcome]:>{len(i.split('-')[0][0] + i.split('-')[1])}}"
-                         for v, i in zip(clean.verdicts, ids, strict=True))
+    lines = [
+        "fault x requirement  (X caught, x caught as warning, . passed, E error, ? not run, blank: not targeted)",
+        header,
+    ]
+    clean_row = " ".join(
+        f"{SYMBOLS[v.outcome]:>{len(i.split('-')[0][0] + i.split('-')[1])}}"
+        for v, i in zip(clean.verdicts, ids, strict=True)
+    )
     lines.append(f"{'(no fault)':<{width}} {'':<7}{clean_row}")
     for result in results:
         cells = []
         for i in ids:
             label = i.split("-")[0][0] + i.split("-")[1]
-            mark = SYMBOLS[result.verdict_of(i)] if (i in result.fault.requirements or result.verdict_of(i) in CAUGHT) else " "
+            mark = (
+                SYMBOLS[result.verdict_of(i)]
+                if (i in result.fault.requirements or result.verdict_of(i) in CAUGHT)
+                else " "
+            )
             cells.append(f"{mark:>{len(label)}}")
         status = "caught " if result.caught else "SURVIVED"
         lines.append(f"{result.fault.name:<{width}} {status:<7}{' '.join(cells)}")

@@ -67,7 +67,9 @@ class Sweeper:
         try:
             for meeting in await self._pages("/meetings", {"search": SUITE_PREFIX, "status": "ACTIVE"}):
                 if wanted(meeting.get("title") or "", _when(meeting)) and meeting.get("status") == "ACTIVE":
-                    await self._do(f"meeting {meeting.get('id')}", self.api.update_meeting(meeting["id"], status="INACTIVE"))
+                    await self._do(
+                        f"meeting {meeting.get('id')}", self.api.update_meeting(meeting["id"], status="INACTIVE")
+                    )
             for webhook in await self._list("/webhooks"):
                 if wanted(webhook.get("name") or "", _when(webhook)):
                     await self._do(f"webhook {webhook.get('id')}", self.api.delete_webhook(webhook["id"]))

@@ -69,10 +69,7 @@ def aggregate(
             continue
         checks = [r for r in records if requirement.id in r["requirements"]]
         outcomes = {r["outcome"] for r in checks}
-        if not checks:
-            outcome = "not_run"
-        else:
-            outcome = next(o for o in ORDER if o in outcomes)
+        outcome = "not_run" if not checks else next(o for o in ORDER if o in outcomes)
         verdicts.append(Verdict(requirement, outcome, checks))
     return verdicts
 
@@ -88,8 +85,15 @@ def exit_code(verdicts: list[Verdict], expectation_problems: Iterable[str] = ())
     return 0
 
 
-SYMBOL = {"pass": "pass", "fail": "FAIL", "warning": "warn", "not_run": "NOT RUN", "error": "ERROR", "disabled": "-",
-          "expected_failure": "xfail"}
+SYMBOL = {
+    "pass": "pass",
+    "fail": "FAIL",
+    "warning": "warn",
+    "not_run": "NOT RUN",
+    "error": "ERROR",
+    "disabled": "-",
+    "expected_failure": "xfail",
+}
 
 
 def table(verdicts: list[Verdict]) -> str:

@@ -140,9 +140,7 @@ class Channel:
         self._script.extend(answers)
         return self
 
-    async def wait_for(
-        self, match: str | Predicate, timeout: float, what: str | None = None
-    ) -> Delivery:
+    async def wait_for(self, match: str | Predicate, timeout: float, what: str | None = None) -> Delivery:
         """The first delivery (already here or yet to come) that matches.
 
         `match` is an event name or a predicate. Raises TargetTimeout naming what did
@@ -165,14 +163,10 @@ class Channel:
         except TimeoutError:
             got = len(matching())
             lead = f"no {what}" if n == 1 else f"only {got} of {n} expected ({what})"
-            raise TargetTimeout(
-                f"{lead} within {timeout:.1f} s at {self.url} (received: {self._summary()})"
-            ) from None
+            raise TargetTimeout(f"{lead} within {timeout:.1f} s at {self.url} (received: {self._summary()})") from None
         return matching()[:n]
 
-    async def assert_none(
-        self, match: str | Predicate, within: float, what: str | None = None
-    ) -> None:
+    async def assert_none(self, match: str | Predicate, within: float, what: str | None = None) -> None:
         """Fail if a matching delivery is here or arrives within `within` seconds.
 
         Waiting out the whole window is the point of a negative check: only silence for
@@ -267,7 +261,9 @@ class WebhookReceiver:
         host, port = _parse_listen(self.listen)
         # Binding the socket ourselves tells us the real port before anything is served.
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # IPPROTO_TCP: asyncio then turns Nagle off
+        sock = socket.socket(
+            family, socket.SOCK_STREAM, socket.IPPROTO_TCP
+        )  # IPPROTO_TCP: asyncio then turns Nagle off
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))
@@ -275,9 +271,7 @@ class WebhookReceiver:
             sock.setblocking(False)
         except OSError as exc:
             sock.close()
-            raise ConfigError(
-                f"webhook receiver cannot listen on {self.listen}: {exc.strerror or exc}"
-            ) from None
+            raise ConfigError(f"webhook receiver cannot listen on {self.listen}: {exc.strerror or exc}") from None
         self.port = sock.getsockname()[1]
         self._stopping = asyncio.Event()  # fresh, in case this receiver ran before
         if self.public_url is None:
@@ -346,9 +340,7 @@ class WebhookReceiver:
         try:
             key = serialization.load_pem_public_key(pem.encode())
         except ValueError as exc:
-            raise UnexpectedResponse(
-                f"the webhook public key is not a PEM public key: {exc}"
-            ) from None
+            raise UnexpectedResponse(f"the webhook public key is not a PEM public key: {exc}") from None
         if not isinstance(key, rsa.RSAPublicKey):
             raise UnexpectedResponse(
                 f"the webhook public key is {type(key).__name__}, expected an RSA key "
@@ -434,9 +426,7 @@ class WebhookReceiver:
         started = time.monotonic()
         hung_up = asyncio.create_task(_wait_disconnect(receive))
         stopping = asyncio.create_task(self._stopping.wait())
-        done, pending = await asyncio.wait(
-            {hung_up, stopping}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
-        )
+        done, pending = await asyncio.wait({hung_up, stopping}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
         if hung_up in done:
@@ -500,9 +490,7 @@ def _parse_listen(listen: str) -> tuple[str, int]:
     host, sep, port = listen.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ConfigError(
-            f"webhooks.listen: expected host:port such as 127.0.0.1:0, got {listen!r}"
-        )
+        raise ConfigError(f"webhooks.listen: expected host:port such as 127.0.0.1:0, got {listen!r}")
     return host, int(port)
 
 

@@ -110,9 +110,7 @@ def message_schema(doc: dict[str, Any], name: str) -> dict[str, Any]:
 def validator_for(doc: dict[str, Any], schema_name: str) -> Draft202012Validator:
     """A validator for one component schema, with `#/components/...` refs resolvable."""
     registry = Registry().with_resource(DOC_URI, DRAFT202012.create_resource(doc))
-    return Draft202012Validator(
-        {"$ref": f"{DOC_URI}#/components/schemas/{schema_name}"}, registry=registry
-    )
+    return Draft202012Validator({"$ref": f"{DOC_URI}#/components/schemas/{schema_name}"}, registry=registry)
 
 
 # -- the document's shape ---------------------------------------------------------------------

@@ -293,14 +293,13 @@ async def test_garbage_lines_are_recorded_and_do_not_break_the_driver() -> None:
     assert any("debug: joining with" in line for line in driver.stderr_tail)
     assert any("[REDACTED]" in note["raw"] for note in driver.events)
     assert "[REDACTED]" in refused.value.message
-    assert_no_secret(
-        [FAKE_TOKEN], sink.seen, everything_kept(driver, p), str(refused.value), str(malformed.value)
-    )
+    assert_no_secret([FAKE_TOKEN], sink.seen, everything_kept(driver, p), str(refused.value), str(malformed.value))
 
 
 async def test_a_bridge_that_exits_at_once_fails_the_handshake_fast() -> None:
     command = [
-        sys.executable, "-c",
+        sys.executable,
+        "-c",
         "import sys; print('bridge: the SDK is not installed', file=sys.stderr); sys.exit(3)",
     ]
     driver = BridgeDriver(FAKE_URL, command=command)

@@ -180,8 +180,7 @@ async def test_error_envelope_and_expect_message(base_url: str) -> None:
         response.expect(200, "end the live session")
     message = str(info.value)
     assert message.startswith(
-        "POST /meetings/m-1/active-session/kick-all: expected 200 (end the live session), "
-        'got 500: {"success":false,'
+        'POST /meetings/m-1/active-session/kick-all: expected 200 (end the live session), got 500: {"success":false,'
     )
     assert message.endswith(f"... [evidence {response.exchange_id}]")
     assert len(message) < 450  # body cut to 300 characters
@@ -244,9 +243,7 @@ async def test_silent_server_is_target_timeout() -> None:
 
     server = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    config = make_config(
-        f"http://127.0.0.1:{port}/client/v4", **{"limits.request_timeout_seconds": 0.5}
-    )
+    config = make_config(f"http://127.0.0.1:{port}/client/v4", **{"limits.request_timeout_seconds": 0.5})
     try:
         async with make_client(config) as api:
             started = time.monotonic()
@@ -258,9 +255,7 @@ async def test_silent_server_is_target_timeout() -> None:
         server.close()
         await server.wait_closed()
     assert elapsed < 2.0
-    assert "POST /meetings/m-1/active-session/kick-all: no complete answer within 0.5 s" in str(
-        info.value
-    )
+    assert "POST /meetings/m-1/active-session/kick-all: no complete answer within 0.5 s" in str(info.value)
 
 
 async def test_evidence_is_redacted_and_reproducible(base_url: str) -> None:
@@ -419,13 +414,8 @@ async def test_addressing_and_missing_tokens() -> None:
     seen: list[httpx.Request] = []
     config = make_config("http://t.test/client/v4")
     async with make_client(config, recording_transport(seen)) as api:
-        assert (
-            api.url_for("/meetings")
-            == "http://t.test/client/v4/accounts/acc/realtime/kit/app/meetings"
-        )
-        assert api.url_for("/accounts/x/realtime/kit/apps") == (
-            "http://t.test/client/v4/accounts/x/realtime/kit/apps"
-        )
+        assert api.url_for("/meetings") == "http://t.test/client/v4/accounts/acc/realtime/kit/app/meetings"
+        assert api.url_for("/accounts/x/realtime/kit/apps") == ("http://t.test/client/v4/accounts/x/realtime/kit/apps")
         assert api.url_for("https://elsewhere.test/a") == "https://elsewhere.test/a"
         assert api.app_path() == "/accounts/acc/realtime/kit/app"
         with pytest.raises(CheckNotRunnable, match="RTKC_OTHER_ACCOUNT_ID"):
@@ -466,9 +456,7 @@ async def test_other_account_paths_and_token() -> None:
 
 
 async def test_public_key_must_be_there() -> None:
-    transport = httpx.MockTransport(
-        lambda r: httpx.Response(200, json={"success": True, "data": {}})
-    )
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, json={"success": True, "data": {}}))
     async with make_client(make_config("http://t.test/client/v4"), transport) as api:
         with pytest.raises(UnexpectedResponse, match="publicKey"):
             await api.get_webhook_public_key()
@@ -489,8 +477,12 @@ async def test_the_circuit_breaker_opens_after_consecutive_connection_failures(t
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    env = {"RTKC_BASE_URL": f"http://127.0.0.1:{port}/client/v4", "RTKC_ACCOUNT_ID": "a", "RTKC_APP_ID": "b",
-           "RTKC_ADMIN_TOKEN": "breaker-token-123"}
+    env = {
+        "RTKC_BASE_URL": f"http://127.0.0.1:{port}/client/v4",
+        "RTKC_ACCOUNT_ID": "a",
+        "RTKC_APP_ID": "b",
+        "RTKC_ADMIN_TOKEN": "breaker-token-123",
+    }
     config = load_config(None, env, {})
     async with ApiClient(config, EvidenceLog(Redactor()), RateLimiter(1000, 1.0)) as api:
         for _ in range(5):

@@ -104,9 +104,7 @@ def test_environment_variables(tmp_path: Path) -> None:
     assert config.webhooks.public_url == "https://hooks.example.test"
     assert config.time.control == "test-clock"
     assert config.other_account.complete
-    assert config.target.webhook_public_key_url == (
-        "http://127.0.0.1:8787/.well-known/webhooks.json"
-    )
+    assert config.target.webhook_public_key_url == ("http://127.0.0.1:8787/.well-known/webhooks.json")
     assert config.api_origin == "http://127.0.0.1:8787"
     assert sorted(config.secrets()) == sorted([TOKEN, "other-token-123456"])
 

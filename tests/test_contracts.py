@@ -45,7 +45,11 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 def regenerate(into: Path) -> dict[str, bytes]:
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "contracts", "-q", "-p", "no:cacheprovider", "--pact-dir", str(into)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
         env={**os.environ, "PACT_DO_NOT_TRACK": "true"},
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -60,17 +64,20 @@ def without_ffi_version(content: bytes) -> dict:
 
 # -- the consumer side -----------------------------------------------------------------------
 
+
 def test_consumer_tests_regenerate_the_committed_pacts_byte_for_byte(tmp_path: Path):
     first, second = regenerate(tmp_path / "a"), regenerate(tmp_path / "b")
     committed = {path.name: path.read_bytes() for path in sorted(COMMITTED.glob("*.json"))}
-    assert set(first) == set(committed) == {
-        "session-admin-backend-realtimekit.json", "webhook-receiver-realtimekit.json"}
+    assert (
+        set(first) == set(committed) == {"session-admin-backend-realtimekit.json", "webhook-receiver-realtimekit.json"}
+    )
     assert first == second, "two regenerations differ: something in the pacts churns"
     for name, content in first.items():
         if content != committed[name]:
             # Another pact FFI writes its own version into the metadata; nothing else may differ.
             assert without_ffi_version(content) == without_ffi_version(committed[name]), (
-                f"{name} is not current: run `pytest contracts/` and commit contracts/pacts/")
+                f"{name} is not current: run `pytest contracts/` and commit contracts/pacts/"
+            )
             assert json.loads(content)["metadata"]["pactRust"] != json.loads(committed[name])["metadata"]["pactRust"]
 
 
@@ -97,13 +104,17 @@ def test_ids_in_request_paths_come_from_the_providers_state():
 
 def test_the_receiver_relies_on_the_delivery_headers():
     for interaction in (i for i in pacts.interactions() if i.is_message):
-        item = next(x for x in json.loads(interaction.source.read_text())["interactions"]
-                    if x["description"] == interaction.description)
+        item = next(
+            x
+            for x in json.loads(interaction.source.read_text())["interactions"]
+            if x["description"] == interaction.description
+        )
         assert {"rtk-signature", "rtk-uuid", "rtk-webhook-id"} <= set(item["metadata"])
         assert {"rtk-signature", "rtk-uuid", "rtk-webhook-id"} <= set(item["matchingRules"]["metadata"])
 
 
 # -- mapping and states --------------------------------------------------------------------------
+
 
 def test_every_interaction_evidences_a_catalogue_requirement():
     known = set(load().ids())
@@ -111,7 +122,8 @@ def test_every_interaction_evidences_a_catalogue_requirement():
     assert keys == set(REQUIREMENT_OF), "the requirement table and the pacts disagree"
     assert {requirement_of(i) for i in pacts.interactions()} <= known
     assert {"END-01", "END-06", "MEET-02", "MEET-03", "PERM-04", "WH-01", "END-08", "LEAVE-02"} <= set(
-        REQUIREMENT_OF.values())
+        REQUIREMENT_OF.values()
+    )
 
 
 def test_every_provider_state_has_a_set_up():
@@ -120,8 +132,17 @@ def test_every_provider_state_has_a_set_up():
 
 
 def harness_with(**env: str) -> SimpleNamespace:
-    config = load_config(None, {"RTKC_BASE_URL": "http://127.0.0.1:9/client/v4", "RTKC_ACCOUNT_ID": "a",
-                                "RTKC_APP_ID": "b", "RTKC_ADMIN_TOKEN": "admin-token-111", **env}, {})
+    config = load_config(
+        None,
+        {
+            "RTKC_BASE_URL": "http://127.0.0.1:9/client/v4",
+            "RTKC_ACCOUNT_ID": "a",
+            "RTKC_APP_ID": "b",
+            "RTKC_ADMIN_TOKEN": "admin-token-111",
+            **env,
+        },
+        {},
+    )
     return SimpleNamespace(config=config)
 
 
@@ -132,23 +153,31 @@ def interaction(description: str) -> pacts.Interaction:
 def test_the_verifier_sends_the_token_the_interaction_is_about():
     harness = harness_with(RTKC_NO_PERMISSION_TOKEN="no-permission-222")
     assert authorization(interaction("a request to end the live session"), harness) == "Bearer admin-token-111"
-    assert authorization(interaction("a request to end the live session with a token lacking the Realtime permission"),
-                         harness) == "Bearer no-permission-222"
+    assert (
+        authorization(
+            interaction("a request to end the live session with a token lacking the Realtime permission"), harness
+        )
+        == "Bearer no-permission-222"
+    )
     # The pact's own (invalid) example token goes out; messages carry none.
     assert authorization(interaction("a request to end the live session with a revoked API token"), harness) is None
     assert authorization(interaction("a meeting.ended delivery"), harness) is None
     with pytest.raises(CheckNotRunnable, match="RTKC_NO_PERMISSION_TOKEN"):
-        authorization(interaction("a request to end the live session with a token lacking the Realtime permission"),
-                      harness_with())
+        authorization(
+            interaction("a request to end the live session with a token lacking the Realtime permission"),
+            harness_with(),
+        )
 
 
 # -- the verdict ---------------------------------------------------------------------------------
 
+
 def judged(result: dict | None, *, setup=None, message=None) -> None:
     target = interaction("a request to end the live session")
     checked = [] if result is None else [{"description": target.description, **result}]
-    verification = Verification({"result": result is not None and result.get("result") == "OK",
-                                 "interactionResults": checked}, "", checked)
+    verification = Verification(
+        {"result": result is not None and result.get("result") == "OK", "interactionResults": checked}, "", checked
+    )
     judge(target, SimpleNamespace(setup_failure=setup, message_failure=message), verification, lambda s: s)
 
 
@@ -170,10 +199,13 @@ def test_a_state_that_could_not_be_set_up_is_an_error_never_a_pass():
 
 
 def test_a_mismatch_fails_naming_the_interaction_and_the_difference():
-    mismatch = {"mismatches": [
-        {"type": "StatusMismatch", "mismatch": "expected 200 but was 404", "expected": 200, "actual": 404},
-        {"type": "BodyMismatch", "path": "$.data", "mismatch": "Actual map is missing the following keys: count"},
-    ], "type": "mismatches"}
+    mismatch = {
+        "mismatches": [
+            {"type": "StatusMismatch", "mismatch": "expected 200 but was 404", "expected": 200, "actual": 404},
+            {"type": "BodyMismatch", "path": "$.data", "mismatch": "Actual map is missing the following keys: count"},
+        ],
+        "type": "mismatches",
+    }
     with pytest.raises(UnexpectedResponse) as caught:
         judged({"result": "Error", "mismatch": mismatch})
     text = str(caught.value)
@@ -200,8 +232,9 @@ async def test_against_a_live_target_nothing_checked_is_an_error_and_states_are_
         await harness.open()
         await callbacks.start()
         real = interaction("a request to end the live session")
-        ghost = pacts.Interaction(real.source, real.consumer, real.provider, "an interaction nobody wrote",
-                                  real.kind, real.states)
+        ghost = pacts.Interaction(
+            real.source, real.consumer, real.provider, "an interaction nobody wrote", real.kind, real.states
+        )
         world, verification = await verify(ghost, harness, callbacks, "ghost")
         with pytest.raises(SuiteCouldNotRun, match="did not check this interaction"):
             judge(ghost, world, verification, harness.redactor.redact_text)
@@ -210,8 +243,9 @@ async def test_against_a_live_target_nothing_checked_is_an_error_and_states_are_
         assert "has status code 200 (OK)" in verification.output
         assert harness.config.tokens.admin not in verification.output
         # The webhook the interaction itself registers is gone afterwards, as are the states'.
-        world, verification = await verify(interaction("a request to register a meeting.ended webhook"),
-                                           harness, callbacks, "webhook")
+        world, verification = await verify(
+            interaction("a request to register a meeting.ended webhook"), harness, callbacks, "webhook"
+        )
         assert isinstance(world, World) and verification.checked[0]["result"] == "OK"
         assert (await harness.api.list_webhooks()).data == []
         assert harness.ledger.left_behind == []
@@ -227,9 +261,17 @@ BROKER_TOKEN = "broker-token-333333"
 
 
 def publishing_config(**extra: str):
-    return load_config(None, {"RTKC_PACT_PUBLISH": "true", "RTKC_PACT_BROKER_URL": "http://broker.test",
-                              "RTKC_PACT_BROKER_TOKEN": BROKER_TOKEN, "RTKC_PACT_PROVIDER_VERSION": "build-7",
-                              **extra}, {})
+    return load_config(
+        None,
+        {
+            "RTKC_PACT_PUBLISH": "true",
+            "RTKC_PACT_BROKER_URL": "http://broker.test",
+            "RTKC_PACT_BROKER_TOKEN": BROKER_TOKEN,
+            "RTKC_PACT_PROVIDER_VERSION": "build-7",
+            **extra,
+        },
+        {},
+    )
 
 
 class FakeBroker:
@@ -289,8 +331,15 @@ async def test_publishing_is_off_by_default(tmp_path: Path):
 
 def test_the_broker_token_is_a_secret(tmp_path: Path):
     with pytest.raises(ConfigError, match="broker token"):
-        load_config(None, {"RTKC_PACT_PUBLISH": "true", "RTKC_PACT_BROKER_URL": "http://broker.test",
-                           "RTKC_PACT_PROVIDER_VERSION": "1"}, {})
+        load_config(
+            None,
+            {
+                "RTKC_PACT_PUBLISH": "true",
+                "RTKC_PACT_BROKER_URL": "http://broker.test",
+                "RTKC_PACT_PROVIDER_VERSION": "1",
+            },
+            {},
+        )
     toml = tmp_path / "target.toml"
     toml.write_text('[pact]\nbroker_token = "literal"\n')
     with pytest.raises(ConfigError, match="literal token"):
@@ -308,13 +357,29 @@ CONTRACT_REQUIREMENTS = sorted(set(REQUIREMENT_OF.values()))
 
 def conformance(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RTK_REFERENCE_ADMIN_TOKEN": "canary-admin-4444", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "conformance.cli", *args], capture_output=True, text=True,
-                          timeout=300, check=False, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "conformance.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
 
 
 def test_the_contracts_phase_passes_against_the_reference(tmp_path: Path):
-    done = conformance("run", "--phase", "contracts", "--workers", "1", "--reports-dir", str(tmp_path),
-                       "--run-id", "clean", *(f"--requirement={r}" for r in CONTRACT_REQUIREMENTS))
+    done = conformance(
+        "run",
+        "--phase",
+        "contracts",
+        "--workers",
+        "1",
+        "--reports-dir",
+        str(tmp_path),
+        "--run-id",
+        "clean",
+        *(f"--requirement={r}" for r in CONTRACT_REQUIREMENTS),
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     records = [json.loads(line) for line in (tmp_path / "clean" / "results.jsonl").read_text().splitlines()]
     assert len(records) == 13 and {r["phase"] for r in records} == {"contracts"}
@@ -330,9 +395,23 @@ def test_the_contracts_phase_passes_against_the_reference(tmp_path: Path):
     ],
 )
 def test_the_contracts_phase_fails_a_contract_fault_naming_the_interaction_and_the_difference(
-        tmp_path: Path, fault: str, requirement: str, says: str):
-    done = conformance("run", "--phase", "contracts", "--workers", "1", "--reports-dir", str(tmp_path),
-                       "--run-id", "faulty", "--reference-fault", fault, "--requirement", requirement)
+    tmp_path: Path, fault: str, requirement: str, says: str
+):
+    done = conformance(
+        "run",
+        "--phase",
+        "contracts",
+        "--workers",
+        "1",
+        "--reports-dir",
+        str(tmp_path),
+        "--run-id",
+        "faulty",
+        "--reference-fault",
+        fault,
+        "--requirement",
+        requirement,
+    )
     assert done.returncode == 1, done.stdout[-3000:]
     [record] = [json.loads(line) for line in (tmp_path / "faulty" / "results.jsonl").read_text().splitlines()]
     assert record["outcome"] == "fail" and says in record["message"], record["message"]
@@ -341,12 +420,24 @@ def test_the_contracts_phase_fails_a_contract_fault_naming_the_interaction_and_t
 
 
 def test_a_state_the_target_cannot_set_up_is_an_error_not_a_fail(tmp_path: Path):
-    done = conformance("run", "--phase", "contracts", "--workers", "1", "--reports-dir", str(tmp_path), "--run-id",
-                       "nostate", "--reference-fault", "webhook_created_answers_200", "--requirement", "END-08")
+    done = conformance(
+        "run",
+        "--phase",
+        "contracts",
+        "--workers",
+        "1",
+        "--reports-dir",
+        str(tmp_path),
+        "--run-id",
+        "nostate",
+        "--reference-fault",
+        "webhook_created_answers_200",
+        "--requirement",
+        "END-08",
+    )
     assert done.returncode == 2, done.stdout[-3000:]
     [record] = [json.loads(line) for line in (tmp_path / "nostate" / "results.jsonl").read_text().splitlines()]
     assert record["outcome"] == "error" and "could not be set up" in record["message"]
-
 
 
 class BrokerServer:
@@ -386,14 +477,32 @@ class BrokerServer:
 
 def test_a_run_spread_over_two_workers_publishes_each_pact_once(tmp_path: Path):
     with BrokerServer() as fake:
-        env = {"RTKC_PACT_PUBLISH": "true", "RTKC_PACT_BROKER_URL": fake.url,
-               "RTKC_PACT_BROKER_TOKEN": BROKER_TOKEN, "RTKC_PACT_PROVIDER_VERSION": "ref-1"}
-        done = conformance("run", "--phase", "contracts", "--workers", "2", "--reports-dir", str(tmp_path),
-                           "--run-id", "published", *(f"--requirement={r}" for r in CONTRACT_REQUIREMENTS), env=env)
+        env = {
+            "RTKC_PACT_PUBLISH": "true",
+            "RTKC_PACT_BROKER_URL": fake.url,
+            "RTKC_PACT_BROKER_TOKEN": BROKER_TOKEN,
+            "RTKC_PACT_PROVIDER_VERSION": "ref-1",
+        }
+        done = conformance(
+            "run",
+            "--phase",
+            "contracts",
+            "--workers",
+            "2",
+            "--reports-dir",
+            str(tmp_path),
+            "--run-id",
+            "published",
+            *(f"--requirement={r}" for r in CONTRACT_REQUIREMENTS),
+            env=env,
+        )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert sorted((method, path.split("/consumer/")[1].split("/")[0]) for method, path, _, _ in fake.seen) == [
-        ("POST", "session-admin-backend"), ("POST", "webhook-receiver"),
-        ("PUT", "session-admin-backend"), ("PUT", "webhook-receiver")]
+        ("POST", "session-admin-backend"),
+        ("POST", "webhook-receiver"),
+        ("PUT", "session-admin-backend"),
+        ("PUT", "webhook-receiver"),
+    ]
     assert all(auth == f"Bearer {BROKER_TOKEN}" for _, _, auth, _ in fake.seen)
     assert all(json.loads(body)["success"] is True for method, _, _, body in fake.seen if method == "POST")
     assert not any(BROKER_TOKEN in p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file())

@@ -114,9 +114,7 @@ def test_json_credential_keys_and_substrings_are_redacted_in_a_copy() -> None:
 def test_learning_makes_later_occurrences_redacted() -> None:
     r = Redactor()
     r.redact_json({"token": "participant-jwt-value"}, learn=True)
-    assert r.redact_text("wss://x/?authToken=participant-jwt-value") == (
-        f"wss://x/?authToken={REDACTED}"
-    )
+    assert r.redact_text("wss://x/?authToken=participant-jwt-value") == (f"wss://x/?authToken={REDACTED}")
 
 
 def test_longer_secret_containing_a_shorter_one_is_removed_whole() -> None:

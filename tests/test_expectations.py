@@ -30,8 +30,12 @@ def write(tmp_path: Path, body: str, name: str = "expect.toml") -> Path:
 
 
 def record(rid: str, outcome: str) -> dict:
-    return {"nodeid": f"conformance/scenarios/test_x.py::test_{rid}", "requirements": [rid], "outcome": outcome,
-            "message": "got 'left'" if outcome != "pass" else ""}
+    return {
+        "nodeid": f"conformance/scenarios/test_x.py::test_{rid}",
+        "requirements": [rid],
+        "outcome": outcome,
+        "message": "got 'left'" if outcome != "pass" else "",
+    }
 
 
 def expecting(*entries: Expectation) -> Expectations:
@@ -42,10 +46,13 @@ def expecting(*entries: Expectation) -> Expectations:
 
 
 def test_a_file_lists_known_failures_with_reasons_and_expiry(tmp_path: Path):
-    path = write(tmp_path, 'implementation = "acme 2.3"\n'
-                           '[[expected]]\nrequirement = "END-07"\nreason = "double end (ACME-1)"\n'
-                           "expires = 2027-01-31\n"
-                           '[[expected]]\nrequirement = "WH-04"\nreason = "no retries yet"\n')
+    path = write(
+        tmp_path,
+        'implementation = "acme 2.3"\n'
+        '[[expected]]\nrequirement = "END-07"\nreason = "double end (ACME-1)"\n'
+        "expires = 2027-01-31\n"
+        '[[expected]]\nrequirement = "WH-04"\nreason = "no retries yet"\n',
+    )
     loaded = load(path, catalogue.load())
     assert loaded.implementation == "acme 2.3"
     assert loaded.entries["END-07"] == Expectation("END-07", "double end (ACME-1)", date(2027, 1, 31))
@@ -86,8 +93,10 @@ def verdicts_for(records: list[dict], expectations: Expectations) -> tuple[list,
 
 
 def test_an_expected_failure_that_happens_does_not_fail_the_run():
-    verdicts, found = verdicts_for([record("END-02", "fail"), record("END-06", "pass")],
-                                   expecting(Expectation("END-02", "known", date(2026, 12, 31))))
+    verdicts, found = verdicts_for(
+        [record("END-02", "fail"), record("END-06", "pass")],
+        expecting(Expectation("END-02", "known", date(2026, 12, 31))),
+    )
     by_id = {v.requirement.id: v for v in verdicts}
     assert by_id["END-02"].outcome == "expected_failure" and "expected: known" in by_id["END-02"].message
     assert found == [] and exit_code(verdicts, found) == 0
@@ -100,8 +109,9 @@ def test_an_expected_failure_that_passes_is_stale_and_fails_the_run():
 
 
 def test_an_expired_entry_fails_the_run_and_hides_nothing():
-    verdicts, found = verdicts_for([record("END-02", "fail")],
-                                   expecting(Expectation("END-02", "known", date(2026, 5, 31))))
+    verdicts, found = verdicts_for(
+        [record("END-02", "fail")], expecting(Expectation("END-02", "known", date(2026, 5, 31)))
+    )
     assert verdicts[0].outcome == "fail"  # no longer excused
     assert len(found) == 1 and "expired on 2026-05-31" in found[0]
     assert exit_code(verdicts, found) == 1
@@ -123,9 +133,23 @@ def test_no_certificate_while_a_must_is_only_expected_to_fail(tmp_path: Path):
     records = [record(r.id, "fail" if r.id == "END-06" else "pass") for r in cat.for_profiles(["api"])]
     verdicts, found = verdicts_for(records, expecting(Expectation("END-06", "known")))
     assert exit_code(verdicts, found) == 0
-    meta = RunMeta(run_id="r", started_at="", finished_at="", seconds=0, suite_version="", catalogue_version="",
-                   openapi_sha256="", target="t", profiles=["api"], requirements=[], phases=["scenarios"],
-                   available_phases=["scenarios"], faults=[], config={}, exit_code=0)
+    meta = RunMeta(
+        run_id="r",
+        started_at="",
+        finished_at="",
+        seconds=0,
+        suite_version="",
+        catalogue_version="",
+        openapi_sha256="",
+        target="t",
+        profiles=["api"],
+        requirements=[],
+        phases=["scenarios"],
+        available_phases=["scenarios"],
+        faults=[],
+        config={},
+        exit_code=0,
+    )
     run = build(tmp_path, meta, records, [v for v in verdicts if v.requirement.profile == "api"], found)
     assert certificate.refusal(run, cat) == "MUST END-06 is only expected to fail, not passed"
 
@@ -135,9 +159,27 @@ def test_no_certificate_while_a_must_is_only_expected_to_fail(tmp_path: Path):
 
 def run(tmp_path: Path, expect: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "conformance.cli", "run", "--reports-dir", str(tmp_path / "reports"),
-         "--run-id", "x", "--workers", "1", "--expect", str(expect), *args],
-        capture_output=True, text=True, timeout=300, env={**os.environ}, check=False)
+        [
+            sys.executable,
+            "-m",
+            "conformance.cli",
+            "run",
+            "--reports-dir",
+            str(tmp_path / "reports"),
+            "--run-id",
+            "x",
+            "--workers",
+            "1",
+            "--expect",
+            str(expect),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ},
+        check=False,
+    )
 
 
 def verdict_line(stdout: str, rid: str) -> str:
@@ -145,8 +187,9 @@ def verdict_line(stdout: str, rid: str) -> str:
 
 
 def test_a_run_with_the_failure_expected_passes_without_a_certificate(tmp_path: Path):
-    expect = write(tmp_path, '[[expected]]\nrequirement = "END-02"\nreason = "ACME-1: says left"\n'
-                             "expires = 2999-12-31\n")
+    expect = write(
+        tmp_path, '[[expected]]\nrequirement = "END-02"\nreason = "ACME-1: says left"\nexpires = 2999-12-31\n'
+    )
     done = run(tmp_path, expect, "--reference-fault", "ended_says_left", "--requirement", "END-02")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "xfail" in verdict_line(done.stdout, "END-02") and "ACME-1: says left" in done.stdout

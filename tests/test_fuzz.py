@@ -28,12 +28,20 @@ OTHER = "11111111-2222-4333-8444-555555555555"
 # -- hooks -------------------------------------------------------------------------------------
 
 
-def make_case(operation_id: str, method: str = "POST", path: str = "/x", *, body: Any = None,
-              path_parameters: dict[str, Any] | None = None, negative_body: bool = False) -> Any:
+def make_case(
+    operation_id: str,
+    method: str = "POST",
+    path: str = "/x",
+    *,
+    body: Any = None,
+    path_parameters: dict[str, Any] | None = None,
+    negative_body: bool = False,
+) -> Any:
     meta = SimpleNamespace(is_negative_at=lambda location: negative_body and location.value == "body")
     operation = SimpleNamespace(definition=SimpleNamespace(raw={"operationId": operation_id}), path=path)
-    return SimpleNamespace(method=method, body=body, path_parameters=path_parameters or {}, operation=operation,
-                           meta=meta)
+    return SimpleNamespace(
+        method=method, body=body, path_parameters=path_parameters or {}, operation=operation, meta=meta
+    )
 
 
 def test_what_the_fuzzer_creates_or_renames_carries_the_run_id():
@@ -71,8 +79,10 @@ def test_a_change_only_ever_names_the_runs_own_resources():
 
     change = make_case("editParticipant", "PATCH", path_parameters={"meeting_id": OTHER, "participant_id": OTHER})
     safety.restrict_to_own_resources(change, own)
-    assert change.path_parameters == {"meeting_id": "aaaaaaaa-0000-4000-8000-000000000001",
-                                      "participant_id": "bbbbbbbb-0000-4000-8000-000000000001"}
+    assert change.path_parameters == {
+        "meeting_id": "aaaaaaaa-0000-4000-8000-000000000001",
+        "participant_id": "bbbbbbbb-0000-4000-8000-000000000001",
+    }
 
     # Nothing of that kind yet: an id that names nothing, and the same one for the same turn.
     delete = make_case("deleteWebhook", "DELETE", path_parameters={"webhook_id": OTHER})
@@ -154,8 +164,14 @@ def b64(text: str) -> dict[str, str]:
     return {"$base64": base64.b64encode(text.encode()).decode()}
 
 
-def interaction(method: str, url: str, status: int, body: str | None = None, answer: str = "{}",
-                authorization: str | None = "[Filtered]") -> dict[str, Any]:
+def interaction(
+    method: str,
+    url: str,
+    status: int,
+    body: str | None = None,
+    answer: str = "{}",
+    authorization: str | None = "[Filtered]",
+) -> dict[str, Any]:
     headers = {"Content-Type": ["application/json"]} if body else {}
     if authorization:
         headers["Authorization"] = [authorization]
@@ -183,16 +199,31 @@ def stateful_failure() -> dict[str, Any]:
             "label": "POST /meetings",
             "cases": {"c1": {}, "c2": {"parent_id": "c1"}, "c3": {"parent_id": "c2"}},
             "interactions": {
-                "c1": interaction("POST", f"{BASE}/meetings", 201, '{"title": "t"}',
-                                  answer=json.dumps({"data": {"id": CREATED, "token": "rtkp_participant"}})),
+                "c1": interaction(
+                    "POST",
+                    f"{BASE}/meetings",
+                    201,
+                    '{"title": "t"}',
+                    answer=json.dumps({"data": {"id": CREATED, "token": "rtkp_participant"}}),
+                ),
                 "c2": interaction("GET", f"{BASE}/recordings", 200),
                 "c3": interaction("GET", f"{BASE}/recordings", 200, authorization=None),
             },
             "checks": {
                 "c2": [{"name": "not_a_server_error", "status": "success"}],
-                "c3": [{"name": "ignored_auth", "status": "failure", "failure_info": {"failure": {
-                    "operation": "GET /recordings", "title": "API accepts requests without authentication",
-                    "message": "Expected 401 or 403, got `200 OK`"}}}],
+                "c3": [
+                    {
+                        "name": "ignored_auth",
+                        "status": "failure",
+                        "failure_info": {
+                            "failure": {
+                                "operation": "GET /recordings",
+                                "title": "API accepts requests without authentication",
+                                "message": "Expected 401 or 403, got `200 OK`",
+                            }
+                        },
+                    }
+                ],
             },
         },
     }
@@ -203,7 +234,11 @@ def test_findings_name_the_check_the_operation_and_the_requirement_with_a_chain_
     assert report.seed == 77 and report.requests == 3
     [finding] = report.findings
     assert (finding.check, finding.operation, finding.requirement, finding.status) == (
-        "ignored_auth", "GET /recordings", "PERM-04", 200)
+        "ignored_auth",
+        "GET /recordings",
+        "PERM-04",
+        200,
+    )
     first, _, third = finding.reproduction
     assert first.startswith("curl -X POST") and '"Authorization: Bearer $RTK_API_TOKEN"' in first
     assert "--data-raw" in first and "RTK_API_TOKEN" not in third  # the probe went without a token
@@ -228,23 +263,39 @@ def test_the_same_failure_in_several_phases_is_reported_once(tmp_path: Path):
 
 
 def test_a_run_where_every_authenticated_request_got_401_is_recognised(tmp_path: Path):
-    scenario = {"phase": "fuzzing", "recorder": {"interactions": {
-        "a": interaction("GET", f"{BASE}/meetings", 401), "b": interaction("GET", f"{BASE}/presets", 401)}}}
+    scenario = {
+        "phase": "fuzzing",
+        "recorder": {
+            "interactions": {
+                "a": interaction("GET", f"{BASE}/meetings", 401),
+                "b": interaction("GET", f"{BASE}/presets", 401),
+            }
+        },
+    }
     assert read_report(events_file(tmp_path, scenario)).all_authenticated_refused()
 
 
 def test_the_request_log_numbers_the_targets_own_ids(tmp_path: Path):
     report = read_report(events_file(tmp_path, stateful_failure()))
-    later = SimpleNamespace(phase="stateful", method="PATCH", url=f"{BASE}/meetings/{CREATED}?x={OTHER}",
-                            body=json.dumps({"meeting_id": CREATED}), status=200)
+    later = SimpleNamespace(
+        phase="stateful",
+        method="PATCH",
+        url=f"{BASE}/meetings/{CREATED}?x={OTHER}",
+        body=json.dumps({"meeting_id": CREATED}),
+        status=200,
+    )
     log = request_log([*report.interactions, later], report.server_values)
     assert log[-1]["path"] == f"/client/v4/accounts/a/realtime/kit/b/meetings/<made-up-1>?x={OTHER}"
     assert log[-1]["body"] == '{"meeting_id": "<made-up-1>"}'
 
 
 def test_curl_never_carries_a_known_token():
-    sent = SimpleNamespace(method="POST", url=f"{BASE}/meetings", headers={"Authorization": "[Filtered]"},
-                           body=json.dumps({"title": TOKEN}))
+    sent = SimpleNamespace(
+        method="POST",
+        url=f"{BASE}/meetings",
+        headers={"Authorization": "[Filtered]"},
+        body=json.dumps({"title": TOKEN}),
+    )
     command = curl(sent, Redactor([TOKEN]))  # type: ignore[arg-type]
     assert TOKEN not in command and "$RTK_API_TOKEN" in command
 
@@ -253,10 +304,17 @@ def test_curl_never_carries_a_known_token():
 
 
 def plan(tmp_path: Path | None = None, **target: Any) -> campaign.Plan:
-    values = {"base_url": "http://127.0.0.1:9/client/v4", "account_id": "acc", "app_id": "app", "token": TOKEN,
-              "requests_per_10s": 200, "request_timeout": 10.0} | target
-    return campaign.Plan(target=campaign.Target(**values), budget=Budget("default", 10), seed=99, run_id=RUN,
-                         deadline=60)
+    values = {
+        "base_url": "http://127.0.0.1:9/client/v4",
+        "account_id": "acc",
+        "app_id": "app",
+        "token": TOKEN,
+        "requests_per_10s": 200,
+        "request_timeout": 10.0,
+    } | target
+    return campaign.Plan(
+        target=campaign.Target(**values), budget=Budget("default", 10), seed=99, run_id=RUN, deadline=60
+    )
 
 
 def test_the_schemathesis_config_runs_every_phase_and_check_from_the_seed_with_no_hidden_state(tmp_path: Path):
@@ -305,8 +363,15 @@ def test_fuzz_settings_from_the_config_file(tmp_path: Path):
 
 
 def finding(check: str, n: int = 0) -> Finding:
-    return Finding(check=check, operation=f"GET /op{n}", title="Response violates schema", message="m",
-                   phase="fuzzing", status=200, reproduction=(f"curl -X GET 'http://t/op{n}'",))
+    return Finding(
+        check=check,
+        operation=f"GET /op{n}",
+        title="Response violates schema",
+        message="m",
+        phase="fuzzing",
+        status=200,
+        reproduction=(f"curl -X GET 'http://t/op{n}'",),
+    )
 
 
 def test_a_failure_message_names_check_operation_and_reproduction_and_stays_short(tmp_path: Path):
@@ -374,12 +439,23 @@ async def seeded_requests(seed: int) -> list[dict[str, Any]]:
     with ThreadedServer(ReferenceSettings(test_clock=True)) as server:
         assert server.reference is not None and server.endpoints is not None
         credentials = server.reference.settings.credentials
-        result = await campaign.run(campaign.Plan(
-            target=campaign.Target(base_url=server.endpoints.base_url, account_id=credentials.account_id,
-                                   app_id=credentials.app_id, token=credentials.admin_token, requests_per_10s=None,
-                                   request_timeout=10.0),
-            budget=Budget("test", examples=3), seed=seed, run_id=RUN, deadline=240, phases=PHASES,
-        ))
+        result = await campaign.run(
+            campaign.Plan(
+                target=campaign.Target(
+                    base_url=server.endpoints.base_url,
+                    account_id=credentials.account_id,
+                    app_id=credentials.app_id,
+                    token=credentials.admin_token,
+                    requests_per_10s=None,
+                    request_timeout=10.0,
+                ),
+                budget=Budget("test", examples=3),
+                seed=seed,
+                run_id=RUN,
+                deadline=240,
+                phases=PHASES,
+            )
+        )
         try:
             assert result.exit_code == 0, result.output[-2000:]
             # Hypothesis keeps caches (constants, unicode tables) in the private workdir, which

@@ -19,9 +19,17 @@ from pathlib import Path
 import pytest
 
 # Without the background-networking flags Chromium reaches out to the network on its own.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
 FAIL_RED = (0xB3, 0x26, 0x1E)  # the NOT CONFORMANT banner (html.py, --fail)
 
 
@@ -40,23 +48,44 @@ def chromium() -> str:
     if os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600, check=False)
-        install = subprocess.run(["apt-get", "install", "-y", "chromium"], env=env, capture_output=True,
-                                 text=True, timeout=900, check=False)
+        install = subprocess.run(
+            ["apt-get", "install", "-y", "chromium"], env=env, capture_output=True, text=True, timeout=900, check=False
+        )
         found = _find_chromium()
         if found:
             return found
         pytest.fail(f"apt-get install chromium failed (exit {install.returncode}): {install.stderr[-1500:]}")
-    pytest.fail("headless Chromium is needed to check report.html: install Debian's `chromium` package "
-                "(apt-get install -y chromium) or run this test as root with apt-get available")
+    pytest.fail(
+        "headless Chromium is needed to check report.html: install Debian's `chromium` package "
+        "(apt-get install -y chromium) or run this test as root with apt-get available"
+    )
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     reports = tmp_path_factory.mktemp("reports")
     done = subprocess.run(
-        [sys.executable, "-m", "conformance.cli", "run", "--reports-dir", str(reports), "--run-id", "fault",
-         "--workers", "1", "--reference-fault", "ended_says_left", "--requirement", "END-02"],
-        capture_output=True, text=True, timeout=300, check=False)
+        [
+            sys.executable,
+            "-m",
+            "conformance.cli",
+            "run",
+            "--reports-dir",
+            str(reports),
+            "--run-id",
+            "fault",
+            "--workers",
+            "1",
+            "--reference-fault",
+            "ended_says_left",
+            "--requirement",
+            "END-02",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     return reports / "fault" / "report.html"
 
@@ -64,8 +93,14 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _run_chromium(chromium: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     profile = tmp_path / "profile"
     profile.mkdir(exist_ok=True)
-    return subprocess.run([chromium, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True,
-                          timeout=120, check=False, cwd=tmp_path)
+    return subprocess.run(
+        [chromium, *FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
 
 
 @pytest.mark.timeout(1500)  # the first use may install Chromium
@@ -87,13 +122,13 @@ def test_the_dom_holds_the_verdict_and_the_requirement_rows(chromium: str, repor
     done = _run_chromium(chromium, tmp_path, "--dump-dom", report.as_uri())
     assert done.returncode == 0, done.stderr[-2000:]
     dom = done.stdout
-    banner = dom[dom.index('id="verdict"'):dom.index("</header>")]
+    banner = dom[dom.index('id="verdict"') : dom.index("</header>")]
     assert "<h1>NOT CONFORMANT</h1>" in banner
-    row = dom[dom.index('<tr class="o-fail" id="req-END-02">'):]
-    row = row[:row.index("</tr>")]
+    row = dom[dom.index('<tr class="o-fail" id="req-END-02">') :]
+    row = row[: row.index("</tr>")]
     assert "FAIL" in row and "roomLeft state after kick-all" in row
     assert dom.count('id="req-') == 1  # a run restricted to END-02 has one requirement row
-    failures = dom[dom.index('id="failures"'):dom.index('id="matrix"')]
+    failures = dom[dom.index('id="failures"') : dom.index('id="matrix"')]
     assert "HTTP exchanges" in failures and "Client events" in failures
 
 
@@ -105,8 +140,8 @@ def decode_png(data: bytes, max_rows: int) -> tuple[int, int, list[list[tuple[in
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     pos, idat, header = 8, b"", None
     while pos < len(data):
-        (length,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
+        (length,), kind = struct.unpack(">I", data[pos : pos + 4]), data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             header = struct.unpack(">IIBBBBB", body)
         elif kind == b"IDAT":
@@ -122,7 +157,7 @@ def decode_png(data: bytes, max_rows: int) -> tuple[int, int, list[list[tuple[in
     previous = bytearray(stride)
     for y in range(min(height, max_rows)):
         kind = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         _unfilter(kind, line, previous, channels)
         rows.append([(line[x], line[x + 1], line[x + 2]) for x in range(0, stride, channels)])
         previous = line

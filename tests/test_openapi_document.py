@@ -205,10 +205,7 @@ def parameters_of(spec: dict[str, Any], item: dict[str, Any], op: dict[str, Any]
 
 
 def operations_by_id(spec: dict[str, Any]) -> dict[str, tuple[str, str, dict, dict]]:
-    return {
-        op["operationId"]: (path, method, item, op)
-        for path, method, item, op in iter_operations(spec)
-    }
+    return {op["operationId"]: (path, method, item, op) for path, method, item, op in iter_operations(spec)}
 
 
 def schema_ref_name(node: dict[str, Any]) -> str:
@@ -247,10 +244,7 @@ def test_operation_ids_are_exactly_the_contract(spec):
     assert len(ids) == len(set(ids)), "operationIds must be unique"
     assert set(ids) == set(OPERATIONS)
     webhook_ids = [
-        op["operationId"]
-        for item in spec["webhooks"].values()
-        for method, op in item.items()
-        if method in HTTP_METHODS
+        op["operationId"] for item in spec["webhooks"].values() for method, op in item.items() if method in HTTP_METHODS
     ]
     assert not set(webhook_ids) & set(ids), "webhook operationIds must not clash"
 
@@ -383,11 +377,7 @@ def test_links_point_at_existing_operations(spec):
                 assert target in by_id, f"{op_id} link {name} -> unknown {target}"
                 assert link.get("description"), f"{op_id} link {name} needs a description"
                 _, _, target_item, target_op = by_id[target]
-                target_params = {
-                    p["name"]
-                    for p in parameters_of(spec, target_item, target_op)
-                    if p["in"] == "path"
-                }
+                target_params = {p["name"] for p in parameters_of(spec, target_item, target_op) if p["in"] == "path"}
                 assert set(link["parameters"]) <= target_params, (op_id, name)
                 # every path id that is not the account/app comes from the link
                 assert target_params - {"account_id", "app_id"} <= set(link["parameters"])
@@ -400,11 +390,7 @@ def test_webhook_events(spec):
     assert set(hooks) == set(WEBHOOK_EVENTS)
     for event, schema_name in WEBHOOK_EVENTS.items():
         op = hooks[event]["post"]
-        headers = {
-            p["name"]: p
-            for p in (resolve(spec, raw) for raw in op["parameters"])
-            if p["in"] == "header"
-        }
+        headers = {p["name"]: p for p in (resolve(spec, raw) for raw in op["parameters"]) if p["in"] == "header"}
         assert set(headers) == WEBHOOK_HEADERS, event
         assert all(p["required"] is True for p in headers.values()), event
         body = op["requestBody"]["content"]["application/json"]["schema"]

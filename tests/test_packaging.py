@@ -10,7 +10,10 @@ import zipfile
 def test_the_wheel_carries_the_documents_the_catalogue_and_the_pacts(tmp_path):
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), "."],
-        capture_output=True, text=True, check=False, timeout=300,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
     assert built.returncode == 0, built.stderr[-2000:]
     wheel = next(tmp_path.glob("realtimekit_conformance-*.whl"))
@@ -24,5 +27,6 @@ def test_the_wheel_carries_the_documents_the_catalogue_and_the_pacts(tmp_path):
         "conformance/reference/faults/__init__.py",
     ):
         assert needed in names, f"{needed} is missing from the wheel"
-    assert any(n.startswith("conformance/_bundled/pacts/") and n.endswith(".json") for n in names), \
+    assert any(n.startswith("conformance/_bundled/pacts/") and n.endswith(".json") for n in names), (
         "the committed pacts are missing from the wheel"
+    )

@@ -31,13 +31,23 @@ def nodeid(rid: str) -> str:
     return f"conformance/scenarios/test_synthetic.py::test_{rid.lower().replace('-', '_')}"
 
 
-def make_run(tmp_path: Path, run_id: str, *, profiles: tuple[str, ...] = ("api", "recording"),
-             outcomes: dict[str, str] | None = None, requirements: list[str] | None = None,
-             faults: list[str] | None = None, compare_with: Path | None = None) -> publish.Published:
+def make_run(
+    tmp_path: Path,
+    run_id: str,
+    *,
+    profiles: tuple[str, ...] = ("api", "recording"),
+    outcomes: dict[str, str] | None = None,
+    requirements: list[str] | None = None,
+    faults: list[str] | None = None,
+    compare_with: Path | None = None,
+) -> publish.Published:
     """A run with one check per claimed requirement (pass unless `outcomes` says otherwise)."""
     outcomes = outcomes or {}
-    config = load_config(None, {"RTKC_ADMIN_TOKEN": TOKEN},
-                         {"run_id": run_id, "reports_dir": str(tmp_path), "target.profiles": list(profiles)})
+    config = load_config(
+        None,
+        {"RTKC_ADMIN_TOKEN": TOKEN},
+        {"run_id": run_id, "reports_dir": str(tmp_path), "target.profiles": list(profiles)},
+    )
     run_dir = tmp_path / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     publish.clear(run_dir)
@@ -49,25 +59,51 @@ def make_run(tmp_path: Path, run_id: str, *, profiles: tuple[str, ...] = ("api",
         node = nodeid(requirement.id)
         outcome = outcomes.get(requirement.id, "pass")
         log.record_exchange(
-            method="POST", url="http://127.0.0.1:9/client/v4/meetings",
+            method="POST",
+            url="http://127.0.0.1:9/client/v4/meetings",
             request_headers={"Authorization": f"Bearer {TOKEN}", "content-type": "application/json"},
-            request_body=b'{"title":"t"}', status=201, response_headers={"content-type": "application/json"},
+            request_body=b'{"title":"t"}',
+            status=201,
+            response_headers={"content-type": "application/json"},
             response_body=json.dumps({"data": {"id": "m1", "token": PARTICIPANT_TOKEN}}).encode(),
-            error=None, started_at=datetime.now(UTC), duration_ms=3.0, check=node)
+            error=None,
+            started_at=datetime.now(UTC),
+            duration_ms=3.0,
+            check=node,
+        )
         log.record_event("client-event", {"participant": "host1", "type": "roomLeft", "state": "left"}, node)
         write_check_evidence(run_dir, node, log.for_check(node), log.events_for_check(node), log.redactor)
         message = "" if outcome == "pass" else f"{requirement.id}: expected 'ended', got 'left' [evidence x00001]"
-        records.append({"nodeid": node, "name": node.split("::")[1], "requirements": [requirement.id],
-                        "profile": requirement.profile, "outcome": outcome, "observed": outcome,
-                        "message": message, "duration": 0.1, "phase": "scenarios",
-                        "decided_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                        "evidence": files_for_check(run_dir, node)})
+        records.append(
+            {
+                "nodeid": node,
+                "name": node.split("::")[1],
+                "requirements": [requirement.id],
+                "profile": requirement.profile,
+                "outcome": outcome,
+                "observed": outcome,
+                "message": message,
+                "duration": 0.1,
+                "phase": "scenarios",
+                "decided_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "evidence": files_for_check(run_dir, node),
+            }
+        )
     only = set(requirements) if requirements else None
     verdicts = aggregate(cat, profiles, records, only)
     code = 1 if "fail" in outcomes.values() else 0
-    meta = publish.meta(config, started=datetime.now(UTC), seconds=1.0, requirements=requirements or [],
-                        phases=["scenarios"], available_phases=["scenarios"], faults=faults or [], exit_code=code,
-                        reason="", reproduce=publish.reproduce_args(None, {}, faults or []))
+    meta = publish.meta(
+        config,
+        started=datetime.now(UTC),
+        seconds=1.0,
+        requirements=requirements or [],
+        phases=["scenarios"],
+        available_phases=["scenarios"],
+        faults=faults or [],
+        exit_code=code,
+        reason="",
+        reproduce=publish.reproduce_args(None, {}, faults or []),
+    )
     return publish.publish(run_dir, meta, records, verdicts, [], compare_with)
 
 
@@ -195,7 +231,7 @@ def test_the_html_is_self_contained_and_puts_failures_first(tmp_path: Path):
         assert external not in page
     assert page.index('id="verdict"') < page.index('id="failures"') < page.index('id="matrix"')
     assert "NOT CONFORMANT" in page
-    failure = page[page.index('id="failures"'):page.index('id="matrix"')]
+    failure = page[page.index('id="failures"') : page.index('id="matrix"')]
     assert "END-06: expected &#x27;ended&#x27;, got &#x27;left&#x27;" in failure
     assert "conformance run --requirement END-06" in failure
     assert "curl -sS -i -X POST" in failure and "$RTK_API_TOKEN" in failure
@@ -221,8 +257,7 @@ def test_the_html_links_every_evidence_file_a_phase_left(tmp_path: Path):
 
 def test_compare_tells_new_failures_fixes_and_flips(tmp_path: Path):
     make_run(tmp_path, "before", outcomes={"END-04": "fail", "API-01": "error"})
-    after = make_run(tmp_path, "after", outcomes={"END-06": "fail", "API-01": "fail"},
-                     compare_with=tmp_path / "latest")
+    after = make_run(tmp_path, "after", outcomes={"END-06": "fail", "API-01": "fail"}, compare_with=tmp_path / "latest")
     c = after.run.comparison
     assert c is not None and c.before_id == "before"
     assert [ch.requirements for ch in c.new_failures] == [["END-06"]]
@@ -238,11 +273,13 @@ def test_conformance_diff_exits_1_on_a_new_failure(tmp_path: Path):
     make_run(tmp_path, "good")
     make_run(tmp_path, "bad", outcomes={"END-04": "fail"})
     run = [sys.executable, "-m", "conformance.cli", "diff"]
-    worse = subprocess.run([*run, str(tmp_path / "good"), str(tmp_path / "bad")], capture_output=True, text=True,
-                           timeout=60, check=False)
+    worse = subprocess.run(
+        [*run, str(tmp_path / "good"), str(tmp_path / "bad")], capture_output=True, text=True, timeout=60, check=False
+    )
     assert worse.returncode == 1 and "new failures (1)" in worse.stdout, worse.stdout + worse.stderr
-    better = subprocess.run([*run, str(tmp_path / "bad"), str(tmp_path / "latest")], capture_output=True,
-                            text=True, timeout=60, check=False)
+    better = subprocess.run(
+        [*run, str(tmp_path / "bad"), str(tmp_path / "latest")], capture_output=True, text=True, timeout=60, check=False
+    )
     assert better.returncode == 0 and "fixed (1)" not in better.stdout  # latest is "bad" itself
     assert "0 new failure(s)" in better.stdout
 

@@ -27,8 +27,14 @@ class Ran:
 
 
 def conformance(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "conformance.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ}, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "conformance.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ},
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +51,35 @@ def clean(reports: Path) -> Ran:
 
 @pytest.fixture(scope="module")
 def faulty(reports: Path, clean: Ran) -> Ran:
-    done = conformance("run", "--reports-dir", str(reports), "--run-id", "faulty", "--workers", "1",
-                       "--reference-fault", "ended_says_left", "--requirement", "END-02", "--requirement", "END-06")
+    done = conformance(
+        "run",
+        "--reports-dir",
+        str(reports),
+        "--run-id",
+        "faulty",
+        "--workers",
+        "1",
+        "--reference-fault",
+        "ended_says_left",
+        "--requirement",
+        "END-02",
+        "--requirement",
+        "END-06",
+    )
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     return Ran(done, reports / "faulty")
 
 
 def test_a_run_against_the_reference_writes_every_report(clean: Ran, reports: Path):
     run_dir = clean.run_dir
-    for name in ("results.jsonl", "results.json", "junit.xml", "report.html", "certificate.json",
-                 "evidence/exchanges.har"):
+    for name in (
+        "results.jsonl",
+        "results.json",
+        "junit.xml",
+        "report.html",
+        "certificate.json",
+        "evidence/exchanges.har",
+    ):
         assert (run_dir / name).is_file(), name
     assert (reports / "latest").resolve() == run_dir.resolve()
     records = clean.records
@@ -90,10 +115,10 @@ def test_a_run_against_a_fault_writes_no_certificate_and_shows_the_failure_with_
     assert "no certificate: MUST END-02 did not pass (fail)" in faulty.done.stdout
     page = (run_dir / "report.html").read_text()
     assert ">NOT CONFORMANT<" in page
-    row = page[page.index('id="req-END-02"'):]
-    row = row[:row.index("</tr>")]
+    row = page[page.index('id="req-END-02"') :]
+    row = row[: row.index("</tr>")]
     assert "FAIL" in row and "roomLeft state" in row
-    failures = page[page.index('id="failures"'):page.index('id="matrix"')]
+    failures = page[page.index('id="failures"') : page.index('id="matrix"')]
     assert "END-02" in failures and "roomLeft state after kick-all" in failures
     assert "conformance run --reference-fault ended_says_left --requirement END-02" in failures
     assert "HTTP exchanges (" in failures and "kick-all" in failures
@@ -110,8 +135,19 @@ def test_a_run_compares_itself_with_the_previous_latest(faulty: Ran):
 
 
 def test_rerun_failed_runs_only_the_checks_that_did_not_pass(faulty: Ran, reports: Path):
-    done = conformance("run", "--reports-dir", str(reports), "--run-id", "again", "--workers", "1",
-                       "--reference-fault", "ended_says_left", "--rerun-failed", str(faulty.run_dir))
+    done = conformance(
+        "run",
+        "--reports-dir",
+        str(reports),
+        "--run-id",
+        "again",
+        "--workers",
+        "1",
+        "--reference-fault",
+        "ended_says_left",
+        "--rerun-failed",
+        str(faulty.run_dir),
+    )
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     again = Ran(done, reports / "again")
     assert [r["requirements"] for r in again.records] == [["END-02"]]

@@ -15,18 +15,27 @@ import pytest
 from tests.hostile import Always500, Hangs, closed_port_url
 
 
-def conformance(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def conformance(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "conformance.cli", *args],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
     )
 
 
 def target_env(base_url: str) -> dict[str, str]:
     return {
-        "RTKC_BASE_URL": base_url, "RTKC_ACCOUNT_ID": "acct", "RTKC_APP_ID": "app",
+        "RTKC_BASE_URL": base_url,
+        "RTKC_ACCOUNT_ID": "acct",
+        "RTKC_APP_ID": "app",
         "RTKC_REALTIME_URL": base_url.replace("http", "ws").replace("/client/v4", "/realtime"),
-        "RTKC_ADMIN_TOKEN": "canary-admin-token-0001", "RTKC_REQUEST_TIMEOUT_SECONDS": "1",
+        "RTKC_ADMIN_TOKEN": "canary-admin-token-0001",
+        "RTKC_REQUEST_TIMEOUT_SECONDS": "1",
         "RTKC_EVENT_TIMEOUT_SECONDS": "1",
     }
 
@@ -41,8 +50,17 @@ def test_a_run_against_the_reference_passes_every_requirement(tmp_path: Path):
 
 
 def test_a_run_against_a_fault_fails_with_exit_1_naming_the_requirement(tmp_path: Path):
-    done = conformance("run", "--reports-dir", str(tmp_path), "--reference-fault", "ended_says_left",
-                       "--requirement", "END-02", "--requirement", "END-01")
+    done = conformance(
+        "run",
+        "--reports-dir",
+        str(tmp_path),
+        "--reference-fault",
+        "ended_says_left",
+        "--requirement",
+        "END-02",
+        "--requirement",
+        "END-01",
+    )
     assert done.returncode == 1, done.stdout[-3000:]
     assert "NOT CONFORMANT" in done.stdout
     line = next(line for line in done.stdout.splitlines() if line.startswith("END-02"))

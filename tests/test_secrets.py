@@ -32,9 +32,23 @@ def target(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RTKC_", "RTK_REFERENCE_"))}
     log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "conformance.cli", "serve", "--port", "0", "--test-clock",
-         "--db", str(tmp_path / "ref.sqlite3"), "--fault", "ended_says_left"],
-        stdout=subprocess.PIPE, stderr=log, text=True, env={**env, **CANARIES},
+        [
+            sys.executable,
+            "-m",
+            "conformance.cli",
+            "serve",
+            "--port",
+            "0",
+            "--test-clock",
+            "--db",
+            str(tmp_path / "ref.sqlite3"),
+            "--fault",
+            "ended_says_left",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        env={**env, **CANARIES},
     )
     try:
         line = proc.stdout.readline()  # the process exits (EOF) if it cannot start
@@ -51,27 +65,37 @@ def test_no_token_reaches_any_report_or_output(target: dict, tmp_path: Path):
     readonly_file = tmp_path / "readonly-token"
     readonly_file.write_text(CANARIES["RTK_REFERENCE_READONLY_TOKEN"] + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RTKC_", "RTK_REFERENCE_"))}
-    env.update({
-        "RTKC_BASE_URL": target["base_url"], "RTKC_ACCOUNT_ID": target["account_id"],
-        "RTKC_APP_ID": target["app_id"], "RTKC_REALTIME_URL": target["realtime_url"],
-        "RTKC_WEBHOOK_PUBLIC_KEY_URL": target["webhook_public_key_url"], "RTKC_TIME_CONTROL": "test-clock",
-        "RTKC_ADMIN_TOKEN": CANARIES["RTK_REFERENCE_ADMIN_TOKEN"],
-        "RTKC_READONLY_TOKEN_FILE": str(readonly_file),  # a token from a file takes the same care
-        "RTKC_NO_PERMISSION_TOKEN": CANARIES["RTK_REFERENCE_NO_PERMISSION_TOKEN"],
-        "RTKC_OTHER_ACCOUNT_ID": target["other_account"]["account_id"],
-        "RTKC_OTHER_APP_ID": target["other_account"]["app_id"],
-        "RTKC_OTHER_TOKEN": CANARIES["RTK_REFERENCE_OTHER_TOKEN"],
-        "RTKC_PACT_BROKER_TOKEN": BROKER_CANARY,
-        "RTKC_WEBHOOK_RETRY_SECONDS": "10",
-        # The fuzz phase's evidence is searched too, but its size does not matter, and a
-        # loopback target needs no rate limit.
-        "RTKC_FUZZ_EXAMPLES": "2", "RTKC_REQUESTS_PER_10S": "5000",
-    })
+    env.update(
+        {
+            "RTKC_BASE_URL": target["base_url"],
+            "RTKC_ACCOUNT_ID": target["account_id"],
+            "RTKC_APP_ID": target["app_id"],
+            "RTKC_REALTIME_URL": target["realtime_url"],
+            "RTKC_WEBHOOK_PUBLIC_KEY_URL": target["webhook_public_key_url"],
+            "RTKC_TIME_CONTROL": "test-clock",
+            "RTKC_ADMIN_TOKEN": CANARIES["RTK_REFERENCE_ADMIN_TOKEN"],
+            "RTKC_READONLY_TOKEN_FILE": str(readonly_file),  # a token from a file takes the same care
+            "RTKC_NO_PERMISSION_TOKEN": CANARIES["RTK_REFERENCE_NO_PERMISSION_TOKEN"],
+            "RTKC_OTHER_ACCOUNT_ID": target["other_account"]["account_id"],
+            "RTKC_OTHER_APP_ID": target["other_account"]["app_id"],
+            "RTKC_OTHER_TOKEN": CANARIES["RTK_REFERENCE_OTHER_TOKEN"],
+            "RTKC_PACT_BROKER_TOKEN": BROKER_CANARY,
+            "RTKC_WEBHOOK_RETRY_SECONDS": "10",
+            # The fuzz phase's evidence is searched too, but its size does not matter, and a
+            # loopback target needs no rate limit.
+            "RTKC_FUZZ_EXAMPLES": "2",
+            "RTKC_REQUESTS_PER_10S": "5000",
+        }
+    )
     assert target["api_token"] == CANARIES["RTK_REFERENCE_ADMIN_TOKEN"]  # the target really uses the canaries
     reports = tmp_path / "reports"
     done = subprocess.run(
         [sys.executable, "-m", "conformance.cli", "run", "--reports-dir", str(reports), "--run-id", "canary"],
-        capture_output=True, timeout=540, env=env, check=False)
+        capture_output=True,
+        timeout=540,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 1, (done.stdout[-3000:] + done.stderr[-3000:]).decode(errors="replace")
 
     run_dir = reports / "canary"
@@ -90,8 +114,13 @@ def test_no_token_reaches_any_report_or_output(target: dict, tmp_path: Path):
     entries = json.loads(outputs["canary/evidence/exchanges.har"])["log"]["entries"]
     sent = [h["value"] for e in entries for h in e["request"]["headers"] if h["name"].lower() == "authorization"]
     assert sent and set(sent) == {"[REDACTED]"}
-    issued = [e for e in entries if e["request"]["method"] == "POST" and e["request"]["url"].endswith("/participants")
-              and e["response"]["status"] == 201]
+    issued = [
+        e
+        for e in entries
+        if e["request"]["method"] == "POST"
+        and e["request"]["url"].endswith("/participants")
+        and e["response"]["status"] == 201
+    ]
     assert issued and all('"token":"[REDACTED]"' in e["response"]["content"]["text"] for e in issued)
     page = outputs["canary/report.html"].decode()
     assert "NOT CONFORMANT" in page and "authorization: [redacted]" in page.lower()

@@ -14,8 +14,9 @@ from conformance.reference.faults import FAULTS
 
 @pytest.mark.timeout(1500)  # dozens of whole runs; bounded by the selftest's own run deadlines
 def test_every_fault_is_caught_and_the_clean_reference_passes():
-    done = subprocess.run([sys.executable, "-m", "conformance.cli", "selftest"],
-                          capture_output=True, text=True, timeout=1200, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "selftest"], capture_output=True, text=True, timeout=1200, check=False
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert f"all {len(FAULTS)} faults caught" in done.stdout
     assert "SURVIVED" not in done.stdout

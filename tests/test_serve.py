@@ -15,9 +15,23 @@ import httpx
 def test_serve_announces_itself_serves_and_stops_cleanly(tmp_path):
     env = {**os.environ, "RTK_REFERENCE_ADMIN_TOKEN": "fixed-admin-token-for-scripts"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "conformance.cli", "serve", "--port", "0", "--db", str(tmp_path / "ref.sqlite3"),
-         "--host-grace-seconds", "30", "--test-clock"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "conformance.cli",
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            str(tmp_path / "ref.sqlite3"),
+            "--host-grace-seconds",
+            "30",
+            "--test-clock",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         line = proc.stdout.readline()  # blocks until ready; the process dies (EOF) if it cannot start
@@ -27,8 +41,12 @@ def test_serve_announces_itself_serves_and_stops_cleanly(tmp_path):
         assert info["api_token"] == "fixed-admin-token-for-scripts"
         assert info["host_grace_seconds"] == 30 and info["test_clock"] is True
         prefix = f"{info['base_url']}/accounts/{info['account_id']}/realtime/kit/{info['app_id']}"
-        answer = httpx.post(f"{prefix}/meetings", json={"title": "serve"}, timeout=5,
-                            headers={"authorization": f"Bearer {info['api_token']}"})
+        answer = httpx.post(
+            f"{prefix}/meetings",
+            json={"title": "serve"},
+            timeout=5,
+            headers={"authorization": f"Bearer {info['api_token']}"},
+        )
         assert answer.status_code == 201
     finally:
         proc.send_signal(signal.SIGTERM)

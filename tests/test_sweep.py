@@ -40,7 +40,11 @@ async def make(api, title: str) -> tuple[str, str, str]:
 async def state(api, ids: tuple[str, str, str]) -> tuple[str, int, int]:
     meeting, webhook, preset = ids
     status = (await api.get_meeting(meeting)).data["status"]
-    return status, (await api.request("GET", f"/webhooks/{webhook}")).status, (await api.request("GET", f"/presets/{preset}")).status
+    return (
+        status,
+        (await api.request("GET", f"/webhooks/{webhook}")).status,
+        (await api.request("GET", f"/presets/{preset}")).status,
+    )
 
 
 async def test_after_a_run_everything_it_tagged_is_retired_and_nothing_else(api):

@@ -181,17 +181,14 @@ def test_answers_are_bounded() -> None:
         Answer(status=99)
 
 
-async def test_wait_for_timeout_says_what_arrived(
-    rx: WebhookReceiver, http: httpx.AsyncClient
-) -> None:
+async def test_wait_for_timeout_says_what_arrived(rx: WebhookReceiver, http: httpx.AsyncClient) -> None:
     ch = rx.channel("late")
     await http.post(ch.url, content=payload("meeting.started"))
     await http.post(ch.url, content=payload("meeting.participantJoined"))
     with pytest.raises(TargetTimeout) as info:
         await ch.wait_for("meeting.ended", timeout=0.2)
     assert str(info.value) == (
-        f"no meeting.ended delivery within 0.2 s at {ch.url} "
-        "(received: meeting.started, meeting.participantJoined)"
+        f"no meeting.ended delivery within 0.2 s at {ch.url} (received: meeting.started, meeting.participantJoined)"
     )
     with pytest.raises(TargetTimeout, match=r"only 1 of 2 expected \(meeting.started delivery\)"):
         await ch.wait_for_count("meeting.started", 2, timeout=0.1, what="meeting.started delivery")
@@ -206,9 +203,7 @@ async def test_assert_none(rx: WebhookReceiver, http: httpx.AsyncClient) -> None
         await ch.assert_none("meeting.ended", within=5)
 
 
-async def test_headers_are_redacted_and_evidence_recorded(
-    rx: WebhookReceiver, http: httpx.AsyncClient
-) -> None:
+async def test_headers_are_redacted_and_evidence_recorded(rx: WebhookReceiver, http: httpx.AsyncClient) -> None:
     token = current_check.set("tests/test_webhook_receiver.py::x")
     try:
         ch = rx.channel("ev")

@@ -47,8 +47,13 @@ def record(config: RunConfig, run_dir: Path, interaction: Interaction, outcome: 
         fh.write(line + "\n")
 
 
-async def publish_when_complete(config: RunConfig, run_dir: Path, selected: Iterable[Interaction],
-                                *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+async def publish_when_complete(
+    config: RunConfig,
+    run_dir: Path,
+    selected: Iterable[Interaction],
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> None:
     """Publish each pact whose every interaction has an outcome in this run (once)."""
     if not enabled(config):
         return
@@ -71,8 +76,9 @@ async def publish_when_complete(config: RunConfig, run_dir: Path, selected: Iter
         _note(folder, source.name, note)
 
 
-async def publish(config: RunConfig, source: Path, outcomes: dict[str, str],
-                  *, transport: httpx.AsyncBaseTransport | None = None) -> dict[str, Any]:
+async def publish(
+    config: RunConfig, source: Path, outcomes: dict[str, str], *, transport: httpx.AsyncBaseTransport | None = None
+) -> dict[str, Any]:
     """Publish the pact, then the verification result; what the broker was told."""
     settings = config.pact
     content = source.read_bytes()
@@ -81,10 +87,13 @@ async def publish(config: RunConfig, source: Path, outcomes: dict[str, str],
     version = f"{__version__}+{hashlib.sha256(content).hexdigest()[:12]}"
     success = all(outcome == "pass" for outcome in outcomes.values())
     headers = {"Authorization": f"Bearer {settings.broker_token}", "Accept": "application/hal+json"}
-    pact_url = (f"{(settings.broker_url or '').rstrip('/')}/pacts/provider/{quote(provider, safe='')}"
-                f"/consumer/{quote(consumer, safe='')}/version/{quote(version, safe='')}")
-    async with httpx.AsyncClient(headers=headers, timeout=config.limits.request_timeout_seconds,
-                                 transport=transport) as http:
+    pact_url = (
+        f"{(settings.broker_url or '').rstrip('/')}/pacts/provider/{quote(provider, safe='')}"
+        f"/consumer/{quote(consumer, safe='')}/version/{quote(version, safe='')}"
+    )
+    async with httpx.AsyncClient(
+        headers=headers, timeout=config.limits.request_timeout_seconds, transport=transport
+    ) as http:
         published = await http.put(pact_url, content=content, headers={"Content-Type": "application/json"})
         published.raise_for_status()
         link = _results_link(published) or _results_link((await http.get(pact_url)).raise_for_status())
@@ -97,8 +106,12 @@ async def publish(config: RunConfig, source: Path, outcomes: dict[str, str],
             "testResults": [{"interactionDescription": d, "success": o == "pass"} for d, o in sorted(outcomes.items())],
         }
         (await http.post(link, json=result)).raise_for_status()
-    return {"published": True, "consumer_version": version, "provider_version": settings.provider_version,
-            "success": success}
+    return {
+        "published": True,
+        "consumer_version": version,
+        "provider_version": settings.provider_version,
+        "success": success,
+    }
 
 
 def _results_link(response: httpx.Response) -> str | None:

@@ -68,8 +68,15 @@ class Callbacks:
         sock.listen(16)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self._app, interface="asgi3", lifespan="off", log_level="warning",
-                                access_log=False, ws="none", timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self._app,
+            interface="asgi3",
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            ws="none",
+            timeout_graceful_shutdown=1,
+        )
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         ready = asyncio.create_task(self._server.ready.wait())

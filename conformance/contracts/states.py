@@ -99,7 +99,7 @@ class World:
         if not self.endpoint_urls:
             return
         listed = await self.harness.api.list_webhooks()
-        for webhook in (listed.data if listed.status == 200 and isinstance(listed.data, list) else []):
+        for webhook in listed.data if listed.status == 200 and isinstance(listed.data, list) else []:
             if isinstance(webhook, dict) and webhook.get("url") in self.endpoint_urls:
                 await self.harness._try_cleanup(
                     f"webhook {webhook.get('id')}", self.harness.api.delete_webhook(str(webhook.get("id"))), (200, 404)
@@ -180,6 +180,7 @@ STATES: dict[str, State] = {
 
 
 # -- causing the events a message interaction is about ----------------------------------------
+
 
 async def _end_the_session(world: World) -> None:
     response = await world.harness.api.kick_all(await world.meeting())

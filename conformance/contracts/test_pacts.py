@@ -49,8 +49,11 @@ async def callbacks(harness: Any, request: pytest.FixtureRequest) -> AsyncIterat
         yield endpoint
     finally:
         await endpoint.stop()
-        selected = [item.callspec.params["interaction"] for item in request.session.items
-                    if hasattr(item, "callspec") and "interaction" in item.callspec.params]
+        selected = [
+            item.callspec.params["interaction"]
+            for item in request.session.items
+            if hasattr(item, "callspec") and "interaction" in item.callspec.params
+        ]
         await broker.publish_when_complete(harness.config, run_dir(request.config, harness), selected)
 
 

@@ -102,8 +102,9 @@ def build(interaction: Interaction, harness: Harness, callbacks: Callbacks) -> V
     )
 
 
-async def verify(interaction: Interaction, harness: Harness, callbacks: Callbacks,
-                 check: str) -> tuple[World, Verification]:
+async def verify(
+    interaction: Interaction, harness: Harness, callbacks: Callbacks, check: str
+) -> tuple[World, Verification]:
     """Run the verifier for this one interaction, states torn down whatever happens."""
     world = World(harness, interaction, check)
     verifier = build(interaction, harness, callbacks)
@@ -122,8 +123,9 @@ async def verify(interaction: Interaction, harness: Harness, callbacks: Callback
         raise SuiteCouldNotRun(f"{interaction.key}: the pact verifier gave no readable results ({exc})") from None
     # str(): the FFI hands back its own str subclass, which cannot be copied.
     verification = Verification(results, harness.redactor.redact_text(str(verifier.output(strip_ansi=True))))
-    verification.checked = [r for r in results.get("interactionResults") or []
-                            if r.get("description") == interaction.description]
+    verification.checked = [
+        r for r in results.get("interactionResults") or [] if r.get("description") == interaction.description
+    ]
     return world, verification
 
 

@@ -10,6 +10,7 @@ error code, like the SDK's `ClientError`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -101,14 +102,18 @@ class Participant(ABC):
                     raise UnexpectedResponse(
                         f"{self.label}: no {what or kind} within {timeout:.1f}s (received: {seen})"
                     )
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), remaining)
-                except TimeoutError:
-                    pass
             return found
 
-    async def assert_no_event(self, kind: str, within: float, where: Callable[[Event], bool] | None = None,
-                              since: int = 0, what: str | None = None) -> None:
+    async def assert_no_event(
+        self,
+        kind: str,
+        within: float,
+        where: Callable[[Event], bool] | None = None,
+        since: int = 0,
+        what: str | None = None,
+    ) -> None:
         """Prove a negative: no `kind` event arrives within the window (the window is the point)."""
         try:
             event = await self.wait_for(kind, where, since=since, timeout=within)

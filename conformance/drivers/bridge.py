@@ -62,9 +62,7 @@ class _Pending:
 class BridgeParticipant(Participant):
     """One participant played by the bridge; requests go out tagged with its label."""
 
-    def __init__(
-        self, label: str, driver: BridgeDriver, sink: EventSink | None, request_timeout: float
-    ) -> None:
+    def __init__(self, label: str, driver: BridgeDriver, sink: EventSink | None, request_timeout: float) -> None:
         super().__init__(label, sink, request_timeout)
         self._driver = driver
         self._used = False
@@ -87,8 +85,7 @@ class BridgeParticipant(Participant):
         me = result.get("self")
         if not isinstance(me, dict) or not isinstance(me.get("id"), str):
             raise UnexpectedResponse(
-                f"{self.label}: the bridge's join result has no self.id (the peer id): "
-                f"{self._driver.preview(result)}"
+                f"{self.label}: the bridge's join result has no self.id (the peer id): {self._driver.preview(result)}"
             )
         event = self._driver.redactor.redact_json({**result, "type": "roomJoined"})
         await self._record(event)
@@ -232,9 +229,7 @@ class BridgeDriver(ParticipantDriver):
                 await self._write({"id": request_id, "op": op, **fields})
                 return await future
         except TimeoutError:
-            raise TargetTimeout(
-                f"{prefix}the bridge did not answer {op} within {timeout:.1f}s"
-            ) from None
+            raise TargetTimeout(f"{prefix}the bridge did not answer {op} within {timeout:.1f}s") from None
         except (BrokenPipeError, ConnectionResetError):
             # The bridge is gone; let the stdout reader find out how (exit code, stderr).
             with contextlib.suppress(TimeoutError):
@@ -276,20 +271,15 @@ class BridgeDriver(ParticipantDriver):
             error = reply.get("error")
             if not isinstance(error, dict):
                 raise UnexpectedResponse(
-                    f"{prefix}the bridge refused {op} without an error object: "
-                    f"{self.preview(reply)}"
+                    f"{prefix}the bridge refused {op} without an error object: {self.preview(reply)}"
                 )
             message = self.redactor.redact_text(str(error.get("message") or ""))
             message = message[:STDERR_LINE_CHARS]
             code = error.get("code")
             if isinstance(code, int) and not isinstance(code, bool):
                 raise ClientError(code, message)
-            raise UnexpectedResponse(
-                f"{prefix}the bridge could not do {op}: {message or 'no message'}"
-            )
-        raise UnexpectedResponse(
-            f"{prefix}the bridge's reply to {op} has no boolean ok: {self.preview(reply)}"
-        )
+            raise UnexpectedResponse(f"{prefix}the bridge could not do {op}: {message or 'no message'}")
+        raise UnexpectedResponse(f"{prefix}the bridge's reply to {op} has no boolean ok: {self.preview(reply)}")
 
     async def _write(self, message: dict[str, Any]) -> None:
         proc = self._proc
@@ -453,9 +443,9 @@ class BridgeDriver(ParticipantDriver):
         for request_id, pending in list(self._pending.items()):
             if not pending.future.done():
                 prefix = f"{pending.who}: " if pending.who else ""
-                pending.future.set_exception(UnexpectedResponse(
-                    f"{prefix}{how} before answering {pending.op}; {self._describe_stderr()}"
-                ))
+                pending.future.set_exception(
+                    UnexpectedResponse(f"{prefix}{how} before answering {pending.op}; {self._describe_stderr()}")
+                )
             self._pending.pop(request_id, None)
         for participant in self._participants.values():
             await participant._connection_lost()

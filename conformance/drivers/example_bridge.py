@@ -235,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         description="A bridge for the suite's bridge driver; speaks the reference realtime protocol.",
     )
     parser.add_argument(
-        "--request-timeout", type=float, default=30.0,
+        "--request-timeout",
+        type=float,
+        default=30.0,
         help="seconds to wait for the server to answer one request (default 30)",
     )
     args = parser.parse_args(argv)

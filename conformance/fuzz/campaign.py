@@ -131,17 +131,19 @@ def schemathesis_config(plan: Plan, events: Path) -> str:
 def child_environment(plan: Plan, workdir: Path) -> dict[str, str]:
     # The suite's own secrets stay behind; the child gets the one token it needs.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RTKC_", "RTK_"))}
-    env.update({
-        TOKEN_VARIABLE: plan.target.token,
-        "RTKC_FUZZ_RUN_ID": plan.run_id,
-        "RTKC_FUZZ_LEDGER": str(workdir / "ledger.jsonl"),
-        "RTKC_FUZZ_THROTTLED": str(workdir / "throttled.log"),
-        # Hypothesis keeps caches even without an example database (constants, unicode
-        # tables); they go to the private workdir and are removed with it.
-        "HYPOTHESIS_STORAGE_DIRECTORY": str(workdir / ".hypothesis"),
-        "NO_COLOR": "1",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            TOKEN_VARIABLE: plan.target.token,
+            "RTKC_FUZZ_RUN_ID": plan.run_id,
+            "RTKC_FUZZ_LEDGER": str(workdir / "ledger.jsonl"),
+            "RTKC_FUZZ_THROTTLED": str(workdir / "throttled.log"),
+            # Hypothesis keeps caches even without an example database (constants, unicode
+            # tables); they go to the private workdir and are removed with it.
+            "HYPOTHESIS_STORAGE_DIRECTORY": str(workdir / ".hypothesis"),
+            "NO_COLOR": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
@@ -159,8 +161,12 @@ async def run(plan: Plan) -> Result:
     started = time.monotonic()
     with output_file.open("wb") as output:
         child = await asyncio.create_subprocess_exec(
-            *command(config_file), cwd=workdir, env=child_environment(plan, workdir),
-            stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=asyncio.subprocess.STDOUT,
+            *command(config_file),
+            cwd=workdir,
+            env=child_environment(plan, workdir),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=output,
+            stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # its own process group, so a stop reaches all of it
         )
         exit_code = None

@@ -206,7 +206,9 @@ def _read_error(report: CampaignReport, payload: dict[str, Any]) -> None:
 
 
 def _read_scenario(
-    report: CampaignReport, payload: dict[str, Any], redactor: Redactor | None,
+    report: CampaignReport,
+    payload: dict[str, Any],
+    redactor: Redactor | None,
     seen: set[tuple[str, str, str, int | None]],
 ) -> None:
     recorder = payload.get("recorder") or {}
@@ -249,15 +251,17 @@ def _read_scenario(
             if reproduction and "invalid authentication" in failure.get("title", ""):
                 # The stream hides every credential alike; this request carried a made-up one.
                 reproduction[-1] = reproduction[-1].replace(OUR_TOKEN_HEADER, INVALID_TOKEN_HEADER)
-            report.findings.append(Finding(
-                check=check.get("name", "unknown"),
-                operation=operation,
-                title=failure.get("title", ""),
-                message=failure.get("message", ""),
-                phase=phase,
-                status=status,
-                reproduction=tuple(reproduction),
-            ))
+            report.findings.append(
+                Finding(
+                    check=check.get("name", "unknown"),
+                    operation=operation,
+                    title=failure.get("title", ""),
+                    message=failure.get("message", ""),
+                    phase=phase,
+                    status=status,
+                    reproduction=tuple(reproduction),
+                )
+            )
 
 
 def _chain(case_id: str, cases: dict[str, Any]) -> list[str]:

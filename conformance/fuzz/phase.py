@@ -51,8 +51,9 @@ def place_for(run_dir: Path | None, testrun: str | None) -> Place:
     return Place(folder, folder / ".lock")
 
 
-async def shared_outcome(harness: Any, place: Place, testrun: str | None, embedded: bool,
-                         announce: Callable[[str], None]) -> Outcome:
+async def shared_outcome(
+    harness: Any, place: Place, testrun: str | None, embedded: bool, announce: Callable[[str], None]
+) -> Outcome:
     """The run's campaign outcome: produced here, or read from the process that produced it."""
     budget = budget_for(harness.config.fuzz)
     limit = None if embedded else harness.config.limits.requests_per_10s
@@ -90,11 +91,17 @@ async def fuzz(harness: Any, workdir: Path, embedded: bool, announce: Callable[[
     limit = None if embedded else config.limits.requests_per_10s
     plan = campaign.Plan(
         target=campaign.Target(
-            base_url=config.target.base_url, account_id=config.target.account_id, app_id=config.target.app_id,
-            token=config.tokens.admin, requests_per_10s=limit,
+            base_url=config.target.base_url,
+            account_id=config.target.account_id,
+            app_id=config.target.app_id,
+            token=config.tokens.admin,
+            requests_per_10s=limit,
             request_timeout=config.limits.request_timeout_seconds,
         ),
-        budget=budget, seed=seed, run_id=config.run_id, deadline=deadline_seconds(budget, limit),
+        budget=budget,
+        seed=seed,
+        run_id=config.run_id,
+        deadline=deadline_seconds(budget, limit),
     )
     result = await campaign.run(plan)
     try:

@@ -138,7 +138,6 @@ def can_be_confined(case: Any) -> bool:
     return not (undocumented and method not in READ_ONLY_METHODS | SAFE_PROBES and not names_a_resource)
 
 
-
 def restrict_to_own_resources(case: Any, own: OwnResources) -> None:
     """A changing request names only this run's resources (ids that are not uuids name nothing)."""
     if case.method.upper() in READ_ONLY_METHODS:
@@ -179,7 +178,9 @@ def name_with_run_id(case: Any, run_id: str) -> None:
 def webhooks_deliver_nowhere(case: Any, run_id: str) -> None:
     body = case.body
     if (
-        operation_id(case) in WEBHOOK_BODIES and isinstance(body, dict) and _body_is_positive(case)
+        operation_id(case) in WEBHOOK_BODIES
+        and isinstance(body, dict)
+        and _body_is_positive(case)
         and isinstance(body.get("url"), str)
     ):
         body["url"] = f"https://{NOWHERE_HOST}/{run_id}"

@@ -67,9 +67,7 @@ def _run_dir(pytestconfig: pytest.Config) -> Path | None:
 async def campaign(harness: Any, pytestconfig: pytest.Config) -> AsyncIterator[tuple[Outcome, Path]]:
     testrun = getattr(pytestconfig, "workerinput", {}).get("testrunuid")
     place = place_for(_run_dir(pytestconfig), testrun)
-    outcome = await shared_outcome(
-        harness, place, testrun, _target_is_embedded(pytestconfig), _announcer(pytestconfig)
-    )
+    outcome = await shared_outcome(harness, place, testrun, _target_is_embedded(pytestconfig), _announcer(pytestconfig))
     yield outcome, place.evidence
 
 

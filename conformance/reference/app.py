@@ -90,16 +90,19 @@ def build(settings: ReferenceSettings | None = None) -> Reference:
     scheduler = Scheduler(clock)
     signer = WebhookSigner(storage)
     dispatcher = WebhookDispatcher(
-        storage, clock, scheduler, signer,
+        storage,
+        clock,
+        scheduler,
+        signer,
         DeliveryPolicy(settings.webhook_timeout_seconds, settings.webhook_backoff_seconds),
     )
-    sessions = SessionService(
-        storage, clock, scheduler, dispatcher, SessionSettings(settings.host_grace_seconds)
-    )
+    sessions = SessionService(storage, clock, scheduler, dispatcher, SessionSettings(settings.host_grace_seconds))
     hub = RealtimeHub(sessions, storage)
     creds = settings.credentials
     api = RestApi(storage, sessions, dispatcher, signer, TokenRegistry(creds.tokens()), RequestValidator())
-    _seed_presets(storage, clock, [f"{creds.account_id}/{creds.app_id}", f"{creds.other_account_id}/{creds.other_app_id}"])
+    _seed_presets(
+        storage, clock, [f"{creds.account_id}/{creds.app_id}", f"{creds.other_account_id}/{creds.other_app_id}"]
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -136,9 +139,15 @@ def _seed_presets(storage: Storage, clock: Clock, scopes: list[str]) -> None:
         existing = {p["name"] for p in storage.list("presets", scope=scope)}
         for name, host in ((HOST_PRESET, True), (PARTICIPANT_PRESET, False)):
             if name not in existing:
-                permissions = {"kick_participant": host, "pin_participant": host, "can_record": host,
-                               "disable_participant_audio": host, "disable_participant_video": host,
-                               "accept_waiting_requests": host, "show_participant_list": True}
+                permissions = {
+                    "kick_participant": host,
+                    "pin_participant": host,
+                    "can_record": host,
+                    "disable_participant_audio": host,
+                    "disable_participant_video": host,
+                    "accept_waiting_requests": host,
+                    "show_participant_list": True,
+                }
                 storage.put("presets", new_preset(name, permissions, clock.iso(), scope), scope=scope)
 
 

@@ -8,6 +8,7 @@ passed. Nothing in the reference implementation reads `time.time()` directly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -111,7 +112,7 @@ class Scheduler:
             self._changed.clear()
             now = self.clock.now()
             while self._heap and self._heap[0][0] <= now:
-                due, seq, key = heapq.heappop(self._heap)
+                _due, seq, key = heapq.heappop(self._heap)
                 entry = self._timers.get(key)
                 if entry is None or entry[1] != seq:
                     continue  # cancelled or replaced
@@ -120,10 +121,8 @@ class Scheduler:
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
             timeout = self._heap[0][0] - now if self._heap else None
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout)
-            except TimeoutError:
-                pass
 
     @staticmethod
     async def _fire(key: str, callback: Callable[[], Awaitable[None]]) -> None:

@@ -118,7 +118,14 @@ class RealtimeHub:
             if not isinstance(request, dict) or not isinstance(request.get("type"), str):
                 raise ValueError
         except ValueError:
-            conn.send({"type": "error", "reply_to": None, "code": 0, "message": "malformed frame: send one JSON object with a type"})
+            conn.send(
+                {
+                    "type": "error",
+                    "reply_to": None,
+                    "code": 0,
+                    "message": "malformed frame: send one JSON object with a type",
+                }
+            )
             return peer
         kind = request["type"]
         reply_to = request.get("id") if isinstance(request.get("id"), str) else None

@@ -39,12 +39,16 @@ class RecordingService:
         self.meeting_payload = meeting_payload  # session id -> webhook `meeting` object
 
     def running(self, scope: str, meeting_id: str) -> list[Doc]:
-        return self.storage.list(
-            "recordings", scope=scope, parent=meeting_id, where=lambda r: r["status"] in RUNNING
-        )
+        return self.storage.list("recordings", scope=scope, parent=meeting_id, where=lambda r: r["status"] in RUNNING)
 
     def start(
-        self, scope: str, meeting_id: str, session_id: str, *, reason: str, allow_multiple: bool,
+        self,
+        scope: str,
+        meeting_id: str,
+        session_id: str,
+        *,
+        reason: str,
+        allow_multiple: bool,
         file_name_prefix: str | None = None,
     ) -> Doc:
         if self.running(scope, meeting_id) and not allow_multiple:
@@ -86,9 +90,7 @@ class RecordingService:
     def stop(self, scope: str, recording: Doc, reason: str) -> Doc:
         recording["status"] = "UPLOADING"
         recording["stopped_time"] = self.clock.iso()
-        recording["recording_duration"] = round(
-            self.clock.now() - _epoch(recording["started_time"]), 3
-        )
+        recording["recording_duration"] = round(self.clock.now() - _epoch(recording["started_time"]), 3)
         recording["stop_reason"] = {"reason": reason, "caller": {"type": "ORGANIZATION", "name": None}}
         self._save(scope, recording)
 
@@ -104,29 +106,31 @@ class RecordingService:
         return recording
 
     def stop_for_session(self, scope: str, session_id: str, reason: str) -> None:
-        for recording in self.storage.list(
-            "recordings", scope=scope, where=lambda r: r["session_id"] == session_id
-        ):
+        for recording in self.storage.list("recordings", scope=scope, where=lambda r: r["session_id"] == session_id):
             if recording["status"] in RUNNING:
                 self.stop(scope, recording, reason)
 
     def _save(self, scope: str, recording: Doc) -> None:
         self.storage.put("recordings", recording, scope=scope, parent=recording["meeting_id"])
-        self.dispatcher.emit(scope, "recording.statusUpdate", {
-            "recording": {
-                "id": recording["id"],
-                "recordingId": recording["id"],
-                "status": recording["status"],
-                "meetingId": recording["meeting_id"],
-                "startedTime": recording["started_time"],
-                "stoppedTime": recording["stopped_time"],
-                "outputFileName": recording["output_file_name"],
-                "downloadUrl": recording["download_url"],
-                "recordingDuration": recording["recording_duration"],
-                "organizationId": scope.split("/")[1],
+        self.dispatcher.emit(
+            scope,
+            "recording.statusUpdate",
+            {
+                "recording": {
+                    "id": recording["id"],
+                    "recordingId": recording["id"],
+                    "status": recording["status"],
+                    "meetingId": recording["meeting_id"],
+                    "startedTime": recording["started_time"],
+                    "stoppedTime": recording["stopped_time"],
+                    "outputFileName": recording["output_file_name"],
+                    "downloadUrl": recording["download_url"],
+                    "recordingDuration": recording["recording_duration"],
+                    "organizationId": scope.split("/")[1],
+                },
+                "meeting": self.meeting_payload(recording["session_id"]),
             },
-            "meeting": self.meeting_payload(recording["session_id"]),
-        })
+        )
 
 
 def _epoch(iso: str) -> float:

@@ -32,15 +32,31 @@ MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_PER_PAGE = 20
 
 PRESET_BOOLEANS = (
-    "accept_waiting_requests", "can_accept_production_requests",
-    "can_change_participant_permissions", "can_edit_display_name", "can_livestream",
-    "can_record", "can_spotlight", "disable_participant_audio",
-    "disable_participant_screensharing", "disable_participant_video", "hidden_participant",
-    "kick_participant", "pin_participant", "show_participant_list",
+    "accept_waiting_requests",
+    "can_accept_production_requests",
+    "can_change_participant_permissions",
+    "can_edit_display_name",
+    "can_livestream",
+    "can_record",
+    "can_spotlight",
+    "disable_participant_audio",
+    "disable_participant_screensharing",
+    "disable_participant_video",
+    "hidden_participant",
+    "kick_participant",
+    "pin_participant",
+    "show_participant_list",
 )
 MEETING_FIELDS = (
-    "title", "record_on_start", "live_stream_on_start", "persist_chat", "summarize_on_end",
-    "transcribe_on_end", "session_keep_alive_time_in_secs", "recording_config", "ai_config",
+    "title",
+    "record_on_start",
+    "live_stream_on_start",
+    "persist_chat",
+    "summarize_on_end",
+    "transcribe_on_end",
+    "session_keep_alive_time_in_secs",
+    "recording_config",
+    "ai_config",
 )
 
 
@@ -52,9 +68,7 @@ class ApiError(Exception):
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        {"success": False, "error": {"code": status, "message": message}}, status, headers=headers
-    )
+    return JSONResponse({"success": False, "error": {"code": status, "message": message}}, status, headers=headers)
 
 
 def ok(data: Any, status: int = 200, paging: dict[str, int] | None = None) -> JSONResponse:
@@ -112,7 +126,8 @@ class RestApi:
 
     def routes(self) -> list[Route]:
         table = [
-            ("/meetings", "POST", self.create_meeting), ("/meetings", "GET", self.list_meetings),
+            ("/meetings", "POST", self.create_meeting),
+            ("/meetings", "GET", self.list_meetings),
             ("/meetings/{meeting_id}", "GET", self.get_meeting),
             ("/meetings/{meeting_id}", "PATCH", self.update_meeting),
             ("/meetings/{meeting_id}/participants", "POST", self.add_participant),
@@ -127,15 +142,18 @@ class RestApi:
             ("/sessions", "GET", self.list_sessions),
             ("/sessions/{session_id}", "GET", self.get_session),
             ("/sessions/{session_id}/participants", "GET", self.list_session_participants),
-            ("/recordings", "POST", self.start_recording), ("/recordings", "GET", self.list_recordings),
+            ("/recordings", "POST", self.start_recording),
+            ("/recordings", "GET", self.list_recordings),
             ("/recordings/active-recording/{meeting_id}", "GET", self.get_active_recording),
             ("/recordings/{recording_id}", "GET", self.get_recording),
             ("/recordings/{recording_id}", "PUT", self.recording_action),
-            ("/presets", "POST", self.create_preset), ("/presets", "GET", self.list_presets),
+            ("/presets", "POST", self.create_preset),
+            ("/presets", "GET", self.list_presets),
             ("/presets/{preset_id}", "GET", self.get_preset),
             ("/presets/{preset_id}", "PATCH", self.update_preset),
             ("/presets/{preset_id}", "DELETE", self.delete_preset),
-            ("/webhooks", "POST", self.create_webhook), ("/webhooks", "GET", self.list_webhooks),
+            ("/webhooks", "POST", self.create_webhook),
+            ("/webhooks", "GET", self.list_webhooks),
             ("/webhooks/{webhook_id}", "GET", self.get_webhook),
             ("/webhooks/{webhook_id}", "PATCH", self.update_webhook),
             ("/webhooks/{webhook_id}", "PUT", self.replace_webhook),
@@ -145,8 +163,7 @@ class RestApi:
         for path, method, handler in table:
             by_path.setdefault(path, {})[method] = handler
         routes = [
-            Route(PREFIX + path, self._dispatcher(methods), methods=list(methods))
-            for path, methods in by_path.items()
+            Route(PREFIX + path, self._dispatcher(methods), methods=list(methods)) for path, methods in by_path.items()
         ]
         routes.append(Route("/.well-known/webhooks.json", self.public_key, methods=["GET"]))
         return routes
@@ -221,11 +238,19 @@ class RestApi:
         now = self.clock.iso()
         meeting = {
             "id": str(uuid.uuid4()),
-            "title": None, "status": "ACTIVE", "record_on_start": False,
-            "live_stream_on_start": False, "persist_chat": False, "summarize_on_end": False,
-            "transcribe_on_end": False, "session_keep_alive_time_in_secs": 60,
-            "recording_config": None, "ai_config": None,
-            "created_at": now, "updated_at": now, "scope": call.scope,
+            "title": None,
+            "status": "ACTIVE",
+            "record_on_start": False,
+            "live_stream_on_start": False,
+            "persist_chat": False,
+            "summarize_on_end": False,
+            "transcribe_on_end": False,
+            "session_keep_alive_time_in_secs": 60,
+            "recording_config": None,
+            "ai_config": None,
+            "created_at": now,
+            "updated_at": now,
+            "scope": call.scope,
         }
         meeting.update({k: call.body[k] for k in MEETING_FIELDS if k in call.body})
         self.storage.put("meetings", meeting, scope=call.scope)
@@ -270,16 +295,24 @@ class RestApi:
         preset = self._preset_by_name(call.scope, call.body["preset_name"])
         custom_id = call.body["custom_participant_id"]
         if self.storage.list(
-            "participants", scope=call.scope, parent=meeting["id"],
+            "participants",
+            scope=call.scope,
+            parent=meeting["id"],
             where=lambda p: p["custom_participant_id"] == custom_id,
         ):
             raise ApiError(409, f"custom_participant_id {custom_id!r} is already in this meeting")
         now = self.clock.iso()
         participant = {
-            "id": str(uuid.uuid4()), "meeting_id": meeting["id"], "custom_participant_id": custom_id,
-            "preset_id": preset["id"], "preset_name": preset["name"],
-            "name": call.body.get("name"), "picture": call.body.get("picture"),
-            "created_at": now, "updated_at": now, "scope": call.scope,
+            "id": str(uuid.uuid4()),
+            "meeting_id": meeting["id"],
+            "custom_participant_id": custom_id,
+            "preset_id": preset["id"],
+            "preset_name": preset["name"],
+            "name": call.body.get("name"),
+            "picture": call.body.get("picture"),
+            "created_at": now,
+            "updated_at": now,
+            "scope": call.scope,
         }
         token = self._issue_token(participant)
         return ok({**self._participant_view(participant), "token": token}, 201)
@@ -291,12 +324,16 @@ class RestApi:
         token = "rtkp_" + secrets.token_urlsafe(32)
         participant["token_key"] = token_key(token)
         self.storage.put("participants", participant, scope=participant["scope"], parent=participant["meeting_id"])
-        self.storage.put("tokens", {"id": participant["token_key"], "participant_id": participant["id"]}, scope=participant["scope"])
+        self.storage.put(
+            "tokens", {"id": participant["token_key"], "participant_id": participant["id"]}, scope=participant["scope"]
+        )
         return token
 
     def _participant_view(self, participant: Doc) -> Doc:
         preset = self.storage.get("presets", participant["preset_id"])
-        view = {k: participant[k] for k in ("id", "custom_participant_id", "name", "picture", "created_at", "updated_at")}
+        view = {
+            k: participant[k] for k in ("id", "custom_participant_id", "name", "picture", "created_at", "updated_at")
+        }
         view["preset_name"] = preset["name"] if preset else participant["preset_name"]
         return view
 
@@ -358,8 +395,12 @@ class RestApi:
         except NoLiveSession:
             raise ApiError(404, "none of those participants is in a live session of this meeting") from None
         kicked = [
-            {**{k: p.participant[k] for k in ("id", "created_at", "updated_at")},
-             "name": p.participant.get("name"), "picture": p.participant.get("picture"), "email": None}
+            {
+                **{k: p.participant[k] for k in ("id", "created_at", "updated_at")},
+                "name": p.participant.get("name"),
+                "picture": p.participant.get("picture"),
+                "email": None,
+            }
             for p in peers
         ]
         return ok({"action": "kick", "participants": kicked})
@@ -379,7 +420,9 @@ class RestApi:
     async def list_sessions(self, call: Call) -> Response:
         q = call.query
         items = self.storage.list(
-            "sessions", scope=call.scope, parent=q.get("associated_id"),
+            "sessions",
+            scope=call.scope,
+            parent=q.get("associated_id"),
             where=lambda s: not q.get("status") or s["status"] == q["status"],
         )
         if q.get("sort_order", "DESC") == "DESC":
@@ -409,7 +452,10 @@ class RestApi:
             raise ApiError(409, f"meeting {meeting_id} has no live session to record")
         try:
             recording = self.recordings.start(
-                call.scope, meeting_id, session["id"], reason="API_CALL",
+                call.scope,
+                meeting_id,
+                session["id"],
+                reason="API_CALL",
                 allow_multiple=bool(call.body.get("allow_multiple_recordings")),
                 file_name_prefix=call.body.get("file_name_prefix"),
             )
@@ -421,7 +467,9 @@ class RestApi:
     async def list_recordings(self, call: Call) -> Response:
         q = call.query
         items = self.storage.list(
-            "recordings", scope=call.scope, parent=q.get("meeting_id"),
+            "recordings",
+            scope=call.scope,
+            parent=q.get("meeting_id"),
             where=lambda r: not q.get("status") or r["status"] == q["status"],
         )
         page, paging = paginate(items, q)
@@ -497,9 +545,14 @@ class RestApi:
     async def create_webhook(self, call: Call) -> Response:
         now = self.clock.iso()
         webhook = {
-            "id": str(uuid.uuid4()), "name": call.body["name"], "url": call.body["url"],
-            "events": list(call.body["events"]), "enabled": call.body.get("enabled", True),
-            "created_at": now, "updated_at": now, "scope": call.scope,
+            "id": str(uuid.uuid4()),
+            "name": call.body["name"],
+            "url": call.body["url"],
+            "events": list(call.body["events"]),
+            "enabled": call.body.get("enabled", True),
+            "created_at": now,
+            "updated_at": now,
+            "scope": call.scope,
         }
         self.storage.put("webhooks", webhook, scope=call.scope)
         return ok(public(webhook), 201)
@@ -523,7 +576,9 @@ class RestApi:
 
     @operation("updateWebhook", write=True)
     async def update_webhook(self, call: Call) -> Response:
-        return self._change_webhook(call, {k: call.body[k] for k in ("name", "url", "events", "enabled") if k in call.body})
+        return self._change_webhook(
+            call, {k: call.body[k] for k in ("name", "url", "events", "enabled") if k in call.body}
+        )
 
     @operation("replaceWebhook", write=True)
     async def replace_webhook(self, call: Call) -> Response:
@@ -557,9 +612,14 @@ def preset_permissions(permissions: dict[str, Any]) -> Doc:
 
 def new_preset(name: str, permissions: dict[str, Any], now: str, scope: str) -> Doc:
     return {
-        "id": str(uuid.uuid4()), "name": name, "permissions": preset_permissions(permissions),
-        "config": {}, "ui": {},
-        "created_at": now, "updated_at": now, "scope": scope,
+        "id": str(uuid.uuid4()),
+        "name": name,
+        "permissions": preset_permissions(permissions),
+        "config": {},
+        "ui": {},
+        "created_at": now,
+        "updated_at": now,
+        "scope": scope,
     }
 
 

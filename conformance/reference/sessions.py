@@ -119,9 +119,7 @@ class SessionService:
     # -- reading ---------------------------------------------------------------------------
 
     def live_session_doc(self, scope: str, meeting_id: str) -> Doc | None:
-        found = self.storage.list(
-            "sessions", scope=scope, parent=meeting_id, where=lambda s: s["status"] == "LIVE"
-        )
+        found = self.storage.list("sessions", scope=scope, parent=meeting_id, where=lambda s: s["status"] == "LIVE")
         return found[-1] if found else None
 
     def meeting_payload(self, session_id: str | None) -> dict[str, Any]:
@@ -174,30 +172,34 @@ class SessionService:
         live.peers[peer.id] = peer
         self._save_peer(peer, left_at=None, reason=None)
         session_doc["live_participants"] = len(live.peers)
-        session_doc["max_concurrent_participants"] = max(
-            session_doc["max_concurrent_participants"], len(live.peers)
-        )
+        session_doc["max_concurrent_participants"] = max(session_doc["max_concurrent_participants"], len(live.peers))
         self._save_session(session_doc)
 
-        connection.send({
-            "type": "roomJoined",
-            "reply_to": reply_to,
-            "meeting_id": meeting["id"],
-            "session_id": live.id,
-            "self": peer.view(),
-            "permissions": self.client_permissions(preset),
-            "participants": [other.view() for other in others],
-        })
+        connection.send(
+            {
+                "type": "roomJoined",
+                "reply_to": reply_to,
+                "meeting_id": meeting["id"],
+                "session_id": live.id,
+                "self": peer.view(),
+                "permissions": self.client_permissions(preset),
+                "participants": [other.view() for other in others],
+            }
+        )
         for other in others:
             other.connection.send({"type": "participantJoined", "participant": peer.view()})
         if started:
             self.dispatcher.emit(scope, "meeting.started", {"meeting": self.meeting_payload(live.id)})
             if meeting.get("record_on_start"):
                 self.recordings.start(scope, meeting["id"], live.id, reason="RECORD_ON_START", allow_multiple=False)
-        self.dispatcher.emit(scope, "meeting.participantJoined", {
-            "meeting": self.meeting_payload(live.id),
-            "participant": self._webhook_participant(peer, None),
-        })
+        self.dispatcher.emit(
+            scope,
+            "meeting.participantJoined",
+            {
+                "meeting": self.meeting_payload(live.id),
+                "participant": self._webhook_participant(peer, None),
+            },
+        )
         return peer
 
     def admit(self, meeting: Doc, participant: Doc) -> None:
@@ -254,10 +256,14 @@ class SessionService:
         assert session_doc is not None
         session_doc["live_participants"] = len(live.peers)
         self._save_session(session_doc)
-        self.dispatcher.emit(peer.scope, "meeting.participantLeft", {
-            "meeting": self.meeting_payload(live.id),
-            "participant": self._webhook_participant(peer, left_at),
-        })
+        self.dispatcher.emit(
+            peer.scope,
+            "meeting.participantLeft",
+            {
+                "meeting": self.meeting_payload(live.id),
+                "participant": self._webhook_participant(peer, left_at),
+            },
+        )
         if peer.is_host and not any(p.is_host for p in live.peers.values()):
             self._start_host_grace(live)
         if not live.peers:
@@ -287,7 +293,9 @@ class SessionService:
         session_doc = self.storage.get("sessions", session_id)
         if session_doc is None or session_doc["status"] != "LIVE":
             return 0
-        live = self.live.pop(session_id, None) or LiveSession(session_id, session_doc["scope"], session_doc["associated_id"])
+        live = self.live.pop(session_id, None) or LiveSession(
+            session_id, session_doc["scope"], session_doc["associated_id"]
+        )
         self.scheduler.cancel(f"keepalive:{session_id}")
         self.scheduler.cancel(f"grace:{session_id}")
         left_at = self.clock.now()
@@ -300,14 +308,22 @@ class SessionService:
         self._save_session(session_doc)
         self.recordings.stop_for_session(live.scope, session_id, "ALL_PEERS_LEFT")
         for peer in peers:
-            self.dispatcher.emit(live.scope, "meeting.participantLeft", {
+            self.dispatcher.emit(
+                live.scope,
+                "meeting.participantLeft",
+                {
+                    "meeting": self.meeting_payload(session_id),
+                    "participant": self._webhook_participant(peer, left_at),
+                },
+            )
+        self.dispatcher.emit(
+            live.scope,
+            "meeting.ended",
+            {
                 "meeting": self.meeting_payload(session_id),
-                "participant": self._webhook_participant(peer, left_at),
-            })
-        self.dispatcher.emit(live.scope, "meeting.ended", {
-            "meeting": self.meeting_payload(session_id),
-            "reason": reason,
-        })
+                "reason": reason,
+            },
+        )
         return len(peers)
 
     def end_meeting_session(self, scope: str, meeting_id: str) -> int:
@@ -325,9 +341,9 @@ class SessionService:
             raise NoLiveSession(meeting_id)
         live = self.live.get(session_doc["id"])
         targets = [
-            peer for peer in (live.peers.values() if live else [])
-            if peer.participant["id"] in participant_ids
-            or peer.participant["custom_participant_id"] in custom_ids
+            peer
+            for peer in (live.peers.values() if live else [])
+            if peer.participant["id"] in participant_ids or peer.participant["custom_participant_id"] in custom_ids
         ]
         if not targets:
             raise NoLiveSession(meeting_id)
@@ -376,9 +392,7 @@ class SessionService:
         """After a restart nobody is connected: close their peers, start keep-alive timers."""
         for session_doc in self.storage.list("sessions", where=lambda s: s["status"] == "LIVE"):
             now = self.clock.now()
-            for peer_doc in self.storage.list(
-                "peers", parent=session_doc["id"], where=lambda p: p["left_at"] is None
-            ):
+            for peer_doc in self.storage.list("peers", parent=session_doc["id"], where=lambda p: p["left_at"] is None):
                 peer_doc.update(left_at=self.clock.iso(now), updated_at=self.clock.iso(now))
                 self.storage.put("peers", peer_doc, scope=session_doc["scope"], parent=session_doc["id"])
             session_doc["live_participants"] = 0

@@ -55,10 +55,7 @@ class Storage:
         """Insert or replace; `seq` keeps creation order stable across updates."""
         with self._lock:
             row = self._db.execute(f"SELECT seq FROM {table} WHERE id = ?", (doc["id"],)).fetchone()
-            if row:
-                seq = row[0]
-            else:
-                seq = self._db.execute(f"SELECT COALESCE(MAX(seq), 0) + 1 FROM {table}").fetchone()[0]
+            seq = row[0] if row else self._db.execute(f"SELECT COALESCE(MAX(seq), 0) + 1 FROM {table}").fetchone()[0]
             self._db.execute(
                 f"INSERT OR REPLACE INTO {table} (id, scope, parent, seq, doc) VALUES (?, ?, ?, ?, ?)",
                 (doc["id"], scope, parent, seq, json.dumps(doc, separators=(",", ":"))),

@@ -83,9 +83,7 @@ class WebhookDispatcher:
     # -- producing -------------------------------------------------------------------------
 
     def subscribers(self, scope: str, event: str) -> list[Doc]:
-        return self.storage.list(
-            "webhooks", scope=scope, where=lambda w: w["enabled"] and event in w["events"]
-        )
+        return self.storage.list("webhooks", scope=scope, where=lambda w: w["enabled"] and event in w["events"])
 
     def emit(self, scope: str, event: str, payload: dict[str, Any]) -> None:
         body = json.dumps({"event": event, **payload}, separators=(",", ":"))
@@ -139,9 +137,7 @@ class WebhookDispatcher:
             self._workers[webhook_id] = loop.create_task(self._work(webhook_id))
 
     def _pending(self, webhook_id: str) -> list[Doc]:
-        return self.storage.list(
-            "outbox", parent=webhook_id, where=lambda r: r["state"] == "pending"
-        )
+        return self.storage.list("outbox", parent=webhook_id, where=lambda r: r["state"] == "pending")
 
     async def _work(self, webhook_id: str) -> None:
         wake = self._wake.setdefault(webhook_id, asyncio.Event())
@@ -181,7 +177,10 @@ class WebhookDispatcher:
         self.settle(row, status)
         self.storage.put("outbox", row, scope=scope, parent=webhook_id)
         log.info(
-            "webhook %s %s attempt %d -> %s", row["event"], row["uuid"], row["attempts"],
+            "webhook %s %s attempt %d -> %s",
+            row["event"],
+            row["uuid"],
+            row["attempts"],
             status if status is not None else row["last_error"],
         )
 

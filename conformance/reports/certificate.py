@@ -61,8 +61,15 @@ def document(run: Run, file_hashes: dict[str, str]) -> dict[str, Any]:
         "target": m.target,
         "profiles": list(m.profiles),
         "run": {"id": m.run_id, "started_at": m.started_at, "finished_at": m.finished_at},
-        "verdicts": [{"requirement": v.requirement.id, "level": v.requirement.level,
-                      "profile": v.requirement.profile, "outcome": v.outcome} for v in run.verdicts],
+        "verdicts": [
+            {
+                "requirement": v.requirement.id,
+                "level": v.requirement.level,
+                "profile": v.requirement.profile,
+                "outcome": v.outcome,
+            }
+            for v in run.verdicts
+        ],
         "files": file_hashes,
     }
 

@@ -75,8 +75,9 @@ def write_evidence(
     path.write_text(text, encoding="utf-8")
 
 
-def write_check_evidence(run_dir: Path, nodeid: str, exchanges: list[Exchange], events: list[Event],
-                         redactor: Redactor) -> Path:
+def write_check_evidence(
+    run_dir: Path, nodeid: str, exchanges: list[Exchange], events: list[Event], redactor: Redactor
+) -> Path:
     path = phase_dir(run_dir, phase_of(nodeid)) / f"{check_stem(nodeid)}.json"
     write_evidence(path, nodeid, exchanges, events, redactor)
     return path

@@ -23,8 +23,13 @@ def write(run: Run) -> Path | None:
     if not exchanges:
         return None
     exchanges.sort(key=lambda x: x.started_at)
-    har = {"log": {"version": "1.2", "creator": {"name": "realtimekit-conformance", "version": __version__},
-                   "entries": [_har_entry(x) for x in exchanges]}}
+    har = {
+        "log": {
+            "version": "1.2",
+            "creator": {"name": "realtimekit-conformance", "version": __version__},
+            "entries": [_har_entry(x) for x in exchanges],
+        }
+    }
     path = run.run_dir / EVIDENCE_DIR / NAME
     path.write_text(json.dumps(har, ensure_ascii=False), encoding="utf-8")
     return path

@@ -100,15 +100,20 @@ def _headers(headers: dict[str, str]) -> str:
 
 # -- pieces ------------------------------------------------------------------------------------
 
+
 def _banner(run: Run) -> str:
     m = run.meta
-    explain = {0: "every MUST of every claimed profile passed",
-               1: "the implementation failed a requirement" + (" (or an expectation entry is stale or expired)"
-                                                               if run.expectation_problems else ""),
-               }.get(m.exit_code, "the suite could not run every claimed check: this says nothing either way")
+    explain = {
+        0: "every MUST of every claimed profile passed",
+        1: "the implementation failed a requirement"
+        + (" (or an expectation entry is stale or expired)" if run.expectation_problems else ""),
+    }.get(m.exit_code, "the suite could not run every claimed check: this says nothing either way")
     rows = [
-        ("target", m.target), ("run", m.run_id), ("started", f"{m.started_at} ({m.seconds:.1f}s)"),
-        ("profiles claimed", ", ".join(m.profiles) or "none"), ("phases", ", ".join(m.phases)),
+        ("target", m.target),
+        ("run", m.run_id),
+        ("started", f"{m.started_at} ({m.seconds:.1f}s)"),
+        ("profiles claimed", ", ".join(m.profiles) or "none"),
+        ("phases", ", ".join(m.phases)),
         ("selection", ", ".join(m.requirements) or "every claimed requirement"),
         ("suite", f"realtimekit-conformance {m.suite_version}, catalogue {m.catalogue_version}"),
         ("openapi sha256", m.openapi_sha256),
@@ -126,8 +131,10 @@ def _banner(run: Run) -> str:
     if m.reason:
         rows.append(("reason", m.reason))
     meta = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
-    return (f'<header class="banner b-{min(m.exit_code, 2)}" id="verdict"><h1>{_e(run.verdict_word)}</h1>'
-            f'<p>{_e(explain)}</p><dl class="meta">{meta}</dl></header>')
+    return (
+        f'<header class="banner b-{min(m.exit_code, 2)}" id="verdict"><h1>{_e(run.verdict_word)}</h1>'
+        f'<p>{_e(explain)}</p><dl class="meta">{meta}</dl></header>'
+    )
 
 
 def _profiles(run: Run) -> str:
@@ -140,16 +147,23 @@ def _profiles(run: Run) -> str:
         musts = [v for v in verdicts if v.requirement.level == "MUST"]
         passed = sum(1 for v in musts if v.outcome == "pass")
         outcomes = {v.outcome for v in musts} | {"warning" for v in verdicts if v.outcome == "warning"}
-        overall = "disabled" if not claimed else next(
-            (o for o in ("fail", "error", "not_run", "expected_failure", "warning") if o in outcomes), "pass")
+        overall = (
+            "disabled"
+            if not claimed
+            else next((o for o in ("fail", "error", "not_run", "expected_failure", "warning") if o in outcomes), "pass")
+        )
         shoulds = [v for v in verdicts if v.requirement.level == "SHOULD"]
         warned = sum(1 for v in shoulds if v.outcome == "warning")
         rows.append(
             f'<tr class="o-{overall}"><td>{_e(profile)}</td><td>{"yes" if claimed else "no"}</td>'
-            f"<td>{passed} / {len(musts)}</td><td>{warned} / {len(shoulds)}</td><td>{_badge(overall)}</td></tr>")
-    return ('<section id="profiles"><h2>Verdict by profile</h2><table><thead><tr><th>profile</th><th>claimed</th>'
-            "<th>MUST passed</th><th>SHOULD warnings</th><th>verdict</th></tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table></section>")
+            f"<td>{passed} / {len(musts)}</td><td>{warned} / {len(shoulds)}</td><td>{_badge(overall)}</td></tr>"
+        )
+    return (
+        '<section id="profiles"><h2>Verdict by profile</h2><table><thead><tr><th>profile</th><th>claimed</th>'
+        "<th>MUST passed</th><th>SHOULD warnings</th><th>verdict</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></section>"
+    )
 
 
 def _reproduce(run: Run, check: Check) -> str:
@@ -176,9 +190,13 @@ def _exchange(x: Exchange, cited: bool, cleanup: bool) -> str:
 def _events(title: str, events: list[Event]) -> str:
     rows = "".join(
         f"<tr><td>{_e(ev.id)}</td><td>{_e(ev.at)}</td><td><pre>{_e(json.dumps(ev.payload, indent=1)[:MAX_BODY_SHOWN])}"
-        "</pre></td></tr>" for ev in events)
-    return (f"<details><summary>{_e(title)} ({len(events)})</summary><table><thead><tr><th>id</th><th>at</th>"
-            f"<th>what</th></tr></thead><tbody>{rows}</tbody></table></details>")
+        "</pre></td></tr>"
+        for ev in events
+    )
+    return (
+        f"<details><summary>{_e(title)} ({len(events)})</summary><table><thead><tr><th>id</th><th>at</th>"
+        f"<th>what</th></tr></thead><tbody>{rows}</tbody></table></details>"
+    )
 
 
 def _links(paths: list[str]) -> str:
@@ -188,11 +206,20 @@ def _links(paths: list[str]) -> str:
 def _failure(run: Run, check: Check, verdicts: dict[str, Verdict]) -> str:
     reqs = " ".join(
         f"{_e(rid)} · {_e(verdicts[rid].requirement.level)} · {_e(verdicts[rid].requirement.profile)}"
-        if rid in verdicts else _e(rid) for rid in check.requirements)
-    texts = "".join(f'<p class="muted">{_e(rid)}: {_e(verdicts[rid].requirement.text)}</p>'
-                    for rid in check.requirements if rid in verdicts)
-    notes = "".join(f'<p class="muted">expected to fail: {_e(verdicts[rid].expectation.reason)}</p>'
-                    for rid in check.requirements if rid in verdicts and verdicts[rid].expectation is not None)
+        if rid in verdicts
+        else _e(rid)
+        for rid in check.requirements
+    )
+    texts = "".join(
+        f'<p class="muted">{_e(rid)}: {_e(verdicts[rid].requirement.text)}</p>'
+        for rid in check.requirements
+        if rid in verdicts
+    )
+    notes = "".join(
+        f'<p class="muted">expected to fail: {_e(verdicts[rid].expectation.reason)}</p>'
+        for rid in check.requirements
+        if rid in verdicts and verdicts[rid].expectation is not None
+    )
     exchanges: list[Exchange] = []
     events: list[Event] = []
     for relative in check.evidence:
@@ -210,16 +237,23 @@ def _failure(run: Run, check: Check, verdicts: dict[str, Verdict]) -> str:
     body = [
         f'<article class="failure o-{_e(check.outcome)}" id="check-{_e(check_stem(check.nodeid))}">',
         f"<h3>{_badge(check.outcome)} {reqs}</h3>",
-        f'<p class="muted"><code>{_e(check.nodeid)}</code> ({check.duration:.2f}s)</p>', texts, notes,
+        f'<p class="muted"><code>{_e(check.nodeid)}</code> ({check.duration:.2f}s)</p>',
+        texts,
+        notes,
         f'<p class="message">{_e(check.message or "(no message)")}</p>',
         f"<b>reproduce</b><pre>{_e(_reproduce(run, check))}</pre>",
     ]
     if curl_for is not None:
         label = "the cited exchange" if curl_for.id in cited else "the check's last exchange before its verdict"
-        body.append(f"<b>{label}, as curl</b> <span class=muted>(export RTK_API_TOKEN first)</span>"
-                    f"<pre>{_e(curl(curl_for))}</pre>")
-    body.append(f"<details{' open' if cited else ''}><summary>HTTP exchanges ({len(exchanges)})</summary>"
-                + "".join(_exchange(x, x.id in cited, cleanup(x)) for x in exchanges) + "</details>")
+        body.append(
+            f"<b>{label}, as curl</b> <span class=muted>(export RTK_API_TOKEN first)</span>"
+            f"<pre>{_e(curl(curl_for))}</pre>"
+        )
+    body.append(
+        f"<details{' open' if cited else ''}><summary>HTTP exchanges ({len(exchanges)})</summary>"
+        + "".join(_exchange(x, x.id in cited, cleanup(x)) for x in exchanges)
+        + "</details>"
+    )
     by_kind: dict[str, list[Event]] = {}
     for ev in events:
         by_kind.setdefault(ev.kind, []).append(ev)
@@ -233,8 +267,9 @@ def _failure(run: Run, check: Check, verdicts: dict[str, Verdict]) -> str:
 
 
 def _failures(run: Run, verdicts: dict[str, Verdict]) -> str:
-    failing = sorted((c for c in run.checks if c.outcome in NOT_PASSED),
-                     key=lambda c: (_SEVERITY.get(c.outcome, 9), c.nodeid))
+    failing = sorted(
+        (c for c in run.checks if c.outcome in NOT_PASSED), key=lambda c: (_SEVERITY.get(c.outcome, 9), c.nodeid)
+    )
     # A claimed requirement no check reported on is a failure to run, shown too.
     silent = [v for v in run.verdicts if v.outcome == "not_run" and not v.checks]
     if not failing and not silent:
@@ -243,7 +278,9 @@ def _failures(run: Run, verdicts: dict[str, Verdict]) -> str:
     cards += "".join(
         f'<article class="failure o-not_run"><h3>{_badge("not_run")} {_e(v.requirement.id)} · '
         f"{_e(v.requirement.level)} · {_e(v.requirement.profile)}</h3><p class=message>{_e(v.message)}</p>"
-        "</article>" for v in silent)
+        "</article>"
+        for v in silent
+    )
     return f'<section id="failures"><h2>Failures ({len(failing) + len(silent)})</h2>{cards}</section>'
 
 
@@ -258,19 +295,24 @@ def _comparison(run: Run) -> str:
     c = run.comparison
     if c is None:
         return ""
-    parts = [f'<section id="comparison"><h2>Compared with {_e(c.before_id)}</h2>',
-             f"<p>{len(c.new_failures)} new failure(s), {len(c.fixed)} fixed, {len(c.flipped)} flipped, "
-             f"{c.unchanged} unchanged, {c.only_after} new passing check(s), "
-             f"{len(c.only_before)} check(s) only in {_e(c.before_id)}.</p>"]
+    parts = [
+        f'<section id="comparison"><h2>Compared with {_e(c.before_id)}</h2>',
+        f"<p>{len(c.new_failures)} new failure(s), {len(c.fixed)} fixed, {len(c.flipped)} flipped, "
+        f"{c.unchanged} unchanged, {c.only_after} new passing check(s), "
+        f"{len(c.only_before)} check(s) only in {_e(c.before_id)}.</p>",
+    ]
     for title, changes in (("New failures", c.new_failures), ("Fixed", c.fixed), ("Flipped", c.flipped)):
         if not changes:
             continue
         rows = "".join(
             f'<tr class="o-{_e(ch.after)}"><td>{_e(ch.label)}</td><td>{_e(",".join(ch.requirements))}</td>'
             f"<td><code>{_e(ch.nodeid)}</code></td><td>{_e(ch.message if ch.after != 'pass' else '')}</td></tr>"
-            for ch in changes)
-        parts.append(f"<h3>{title} ({len(changes)})</h3><table><thead><tr><th>change</th><th>requirement</th>"
-                     f"<th>check</th><th>message</th></tr></thead><tbody>{rows}</tbody></table>")
+            for ch in changes
+        )
+        parts.append(
+            f"<h3>{title} ({len(changes)})</h3><table><thead><tr><th>change</th><th>requirement</th>"
+            f"<th>check</th><th>message</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
     parts.append("</section>")
     return "".join(parts)
 
@@ -281,59 +323,89 @@ def _matrix(run: Run) -> str:
         r = v.requirement
         checks = run.checks_of(r.id)
         links = "<br>".join(
-            f'<a href="#check-{_e(check_stem(c.nodeid))}">{_e(c.name)}</a>' if c.outcome in NOT_PASSED
-            else _e(c.name) for c in checks)
+            f'<a href="#check-{_e(check_stem(c.nodeid))}">{_e(c.name)}</a>' if c.outcome in NOT_PASSED else _e(c.name)
+            for c in checks
+        )
         detail = v.message if v.outcome != "pass" or v.note else ""
         if v.outcome == "disabled":
             detail = "profile not claimed"
         rows.append(
             f'<tr class="o-{_e(v.outcome)}" id="req-{_e(r.id)}"><td><b>{_e(r.id)}</b></td><td>{_e(r.level)}</td>'
             f"<td>{_e(r.profile)}</td><td>{_badge(v.outcome)}</td><td>{_e(r.text)}</td><td class=wrap>{links}</td>"
-            f"<td class=wrap>{_e(detail)}</td></tr>")
-    return ('<section id="matrix"><h2>Requirement matrix</h2><table><thead><tr><th>requirement</th><th>level</th>'
-            "<th>profile</th><th>verdict</th><th>requirement text</th><th>checks</th><th>detail</th></tr></thead>"
-            "<tbody>" + "".join(rows) + "</tbody></table></section>")
+            f"<td class=wrap>{_e(detail)}</td></tr>"
+        )
+    return (
+        '<section id="matrix"><h2>Requirement matrix</h2><table><thead><tr><th>requirement</th><th>level</th>'
+        "<th>profile</th><th>verdict</th><th>requirement text</th><th>checks</th><th>detail</th></tr></thead>"
+        "<tbody>" + "".join(rows) + "</tbody></table></section>"
+    )
 
 
 def _checks(run: Run) -> str:
     rows = "".join(
         f'<tr class="o-{_e(c.outcome)}"><td>{_badge(c.outcome)}</td><td>{_e(",".join(c.requirements))}</td>'
         f"<td>{_e(c.phase)}</td><td><code>{_e(c.nodeid)}</code></td><td>{c.duration:.2f}s</td>"
-        f"<td>{_links(c.evidence)}</td></tr>" for c in run.checks)
-    return ('<section id="checks"><h2>Every check</h2><table><thead><tr><th>outcome</th><th>requirement</th>'
-            "<th>phase</th><th>check</th><th>time</th><th>evidence</th></tr></thead><tbody>" + rows
-            + "</tbody></table></section>")
+        f"<td>{_links(c.evidence)}</td></tr>"
+        for c in run.checks
+    )
+    return (
+        '<section id="checks"><h2>Every check</h2><table><thead><tr><th>outcome</th><th>requirement</th>'
+        "<th>phase</th><th>check</th><th>time</th><th>evidence</th></tr></thead><tbody>"
+        + rows
+        + "</tbody></table></section>"
+    )
 
 
 def _evidence_files(run: Run) -> str:
     items = "".join(f'<li><a href="{_e(p)}">{_e(p)}</a></li>' for p in run.evidence_files)
-    return (f'<section id="evidence"><h2>Evidence files ({len(run.evidence_files)})</h2>'
-            f"<details><summary>every file under evidence/</summary><ul>{items}</ul></details></section>")
+    return (
+        f'<section id="evidence"><h2>Evidence files ({len(run.evidence_files)})</h2>'
+        f"<details><summary>every file under evidence/</summary><ul>{items}</ul></details></section>"
+    )
 
 
 def _config(run: Run) -> str:
     text = json.dumps(run.meta.config, indent=2, ensure_ascii=False, default=str)
-    return (f'<section id="config"><h2>Configuration</h2><details><summary>as the run saw it (tokens shown only '
-            f"as set or unset)</summary><pre>{_e(text)}</pre></details></section>")
+    return (
+        f'<section id="config"><h2>Configuration</h2><details><summary>as the run saw it (tokens shown only '
+        f"as set or unset)</summary><pre>{_e(text)}</pre></details></section>"
+    )
 
 
 def render(run: Run) -> str:
     verdicts = {v.requirement.id: v for v in run.verdicts}
-    nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in (
-        ("failures", "Failures"), ("profiles", "By profile"), ("matrix", "Requirements"), ("checks", "Checks"),
-        ("evidence", "Evidence"), ("config", "Configuration")))
-    return "".join([
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">',
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'; '
-        'img-src data:">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(run.verdict_word)} · {_e(run.meta.target)} · {_e(run.meta.run_id)}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        _banner(run), f"<nav>{nav}</nav><main>",
-        _problems(run), _profiles(run), _failures(run, verdicts), _comparison(run), _matrix(run), _checks(run),
-        _evidence_files(run), _config(run),
-        "</main></body></html>\n",
-    ])
+    nav = "".join(
+        f'<a href="#{a}">{t}</a>'
+        for a, t in (
+            ("failures", "Failures"),
+            ("profiles", "By profile"),
+            ("matrix", "Requirements"),
+            ("checks", "Checks"),
+            ("evidence", "Evidence"),
+            ("config", "Configuration"),
+        )
+    )
+    return "".join(
+        [
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">',
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+            'img-src data:">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{_e(run.verdict_word)} · {_e(run.meta.target)} · {_e(run.meta.run_id)}</title>",
+            f"<style>{_CSS}</style></head><body>",
+            _banner(run),
+            f"<nav>{nav}</nav><main>",
+            _problems(run),
+            _profiles(run),
+            _failures(run, verdicts),
+            _comparison(run),
+            _matrix(run),
+            _checks(run),
+            _evidence_files(run),
+            _config(run),
+            "</main></body></html>\n",
+        ]
+    )
 
 
 def write(run: Run) -> Path:

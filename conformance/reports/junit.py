@@ -37,15 +37,24 @@ def _check_case(suite: ET.Element, run: Run, check: Check) -> None:
     levels = {v.requirement.id: v.requirement.level for v in run.verdicts}
     ids = ",".join(check.requirements)
     module = check.nodeid.split("::")[0].removesuffix(".py").replace("/", ".")
-    props = {"requirement": ids, "level": ",".join(levels.get(r, "?") for r in check.requirements),
-             "profile": check.profile, "phase": check.phase, "outcome": check.outcome, "nodeid": check.nodeid}
+    props = {
+        "requirement": ids,
+        "level": ",".join(levels.get(r, "?") for r in check.requirements),
+        "profile": check.profile,
+        "phase": check.phase,
+        "outcome": check.outcome,
+        "nodeid": check.nodeid,
+    }
     if check.evidence:
         props["evidence"] = " ".join(check.evidence)
     case = _testcase(suite, f"{ids} {check.name}", module, check.duration, props)
     message = check.message
     if check.outcome == "expected_failure":
-        reasons = [v.expectation.reason for v in run.verdicts
-                   if v.requirement.id in check.requirements and v.expectation is not None]
+        reasons = [
+            v.expectation.reason
+            for v in run.verdicts
+            if v.requirement.id in check.requirements and v.expectation is not None
+        ]
         message = f"expected failure: {'; '.join(reasons)} (observed: {check.message})"
     _outcome(case, check.outcome, message)
 
@@ -65,8 +74,13 @@ def write(run: Run) -> Path:
         suite = ET.SubElement(root, "testsuite", name="requirements")
         for v in orphans:
             r = v.requirement
-            case = _testcase(suite, f"{r.id} (requirement)", "requirements", 0.0,
-                             {"requirement": r.id, "level": r.level, "profile": r.profile, "outcome": v.outcome})
+            case = _testcase(
+                suite,
+                f"{r.id} (requirement)",
+                "requirements",
+                0.0,
+                {"requirement": r.id, "level": r.level, "profile": r.profile, "outcome": v.outcome},
+            )
             _outcome(case, v.outcome, v.message or ("profile not claimed" if v.outcome == "disabled" else ""))
     for suite in root:
         cases = suite.findall("testcase")

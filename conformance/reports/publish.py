@@ -28,9 +28,15 @@ from conformance.verdict import Verdict
 OUTPUTS = (json_report.NAME, junit.NAME, html.NAME, certificate.NAME)
 
 # Overrides that have a `conformance run` flag, so a reproduction command can repeat them.
-_FLAGS = {"target.base_url": "--base-url", "target.account_id": "--account-id", "target.app_id": "--app-id",
-          "target.realtime_url": "--realtime-url", "target.profiles": "--profile", "driver.kind": "--driver",
-          "time.control": "--time-control"}
+_FLAGS = {
+    "target.base_url": "--base-url",
+    "target.account_id": "--account-id",
+    "target.app_id": "--app-id",
+    "target.realtime_url": "--realtime-url",
+    "target.profiles": "--profile",
+    "driver.kind": "--driver",
+    "time.control": "--time-control",
+}
 
 
 @dataclass
@@ -62,10 +68,21 @@ def reproduce_args(config_path: Path | None, overrides: Mapping[str, object], fa
     return args
 
 
-def meta(config: RunConfig, *, started: datetime, seconds: float, requirements: Sequence[str],
-         phases: Sequence[str], available_phases: Sequence[str], faults: Sequence[str], exit_code: int,
-         reason: str, reproduce: list[str], rerun_of: Path | None = None,
-         expectations_file: Path | None = None) -> RunMeta:
+def meta(
+    config: RunConfig,
+    *,
+    started: datetime,
+    seconds: float,
+    requirements: Sequence[str],
+    phases: Sequence[str],
+    available_phases: Sequence[str],
+    faults: Sequence[str],
+    exit_code: int,
+    reason: str,
+    reproduce: list[str],
+    rerun_of: Path | None = None,
+    expectations_file: Path | None = None,
+) -> RunMeta:
     if config.target.base_url:
         target = config.target.description or config.target.base_url
     else:
@@ -73,19 +90,36 @@ def meta(config: RunConfig, *, started: datetime, seconds: float, requirements: 
         if faults:
             target += f" with fault(s) {', '.join(faults)}"
     return RunMeta(
-        run_id=config.run_id, started_at=started.astimezone(UTC).isoformat(timespec="seconds"),
-        finished_at=datetime.now(UTC).isoformat(timespec="seconds"), seconds=round(seconds, 3),
-        suite_version=__version__, catalogue_version=catalogue.load().version,
-        openapi_sha256=sha256_of(openapi_path()), target=target, profiles=list(config.target.profiles),
-        requirements=list(requirements), phases=list(phases), available_phases=list(available_phases),
-        faults=list(faults), config=config.redacted(), exit_code=exit_code, reason=reason,
+        run_id=config.run_id,
+        started_at=started.astimezone(UTC).isoformat(timespec="seconds"),
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        seconds=round(seconds, 3),
+        suite_version=__version__,
+        catalogue_version=catalogue.load().version,
+        openapi_sha256=sha256_of(openapi_path()),
+        target=target,
+        profiles=list(config.target.profiles),
+        requirements=list(requirements),
+        phases=list(phases),
+        available_phases=list(available_phases),
+        faults=list(faults),
+        config=config.redacted(),
+        exit_code=exit_code,
+        reason=reason,
         rerun_of=str(rerun_of) if rerun_of else None,
-        expectations_file=str(expectations_file) if expectations_file else None, reproduce=reproduce,
+        expectations_file=str(expectations_file) if expectations_file else None,
+        reproduce=reproduce,
     )
 
 
-def publish(run_dir: Path, run_meta: RunMeta, records: list[dict[str, Any]], verdicts: list[Verdict],
-            expectation_problems: list[str], compare_with: Path | None = None) -> Published:
+def publish(
+    run_dir: Path,
+    run_meta: RunMeta,
+    records: list[dict[str, Any]],
+    verdicts: list[Verdict],
+    expectation_problems: list[str],
+    compare_with: Path | None = None,
+) -> Published:
     from conformance.compare import compare
 
     run = build(run_dir, run_meta, records, verdicts, expectation_problems)

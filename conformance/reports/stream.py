@@ -64,11 +64,16 @@ class Check:
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Check:
         return cls(
-            nodeid=record["nodeid"], name=record.get("name", record["nodeid"].split("::")[-1]),
-            requirements=list(record["requirements"]), profile=record.get("profile", ""),
-            phase=record.get("phase") or files.phase_of(record["nodeid"]), outcome=record["outcome"],
-            observed=record.get("observed", record["outcome"]), message=record.get("message", ""),
-            duration=float(record.get("duration") or 0), evidence=list(record.get("evidence", [])),
+            nodeid=record["nodeid"],
+            name=record.get("name", record["nodeid"].split("::")[-1]),
+            requirements=list(record["requirements"]),
+            profile=record.get("profile", ""),
+            phase=record.get("phase") or files.phase_of(record["nodeid"]),
+            outcome=record["outcome"],
+            observed=record.get("observed", record["outcome"]),
+            message=record.get("message", ""),
+            duration=float(record.get("duration") or 0),
+            evidence=list(record.get("evidence", [])),
             decided_at=record.get("decided_at", ""),
         )
 
@@ -92,8 +97,13 @@ class Run:
         return [c for c in self.checks if requirement_id in c.requirements]
 
 
-def build(run_dir: Path, meta: RunMeta, records: list[dict[str, Any]], verdicts: list[Verdict],
-          expectation_problems: list[str]) -> Run:
+def build(
+    run_dir: Path,
+    meta: RunMeta,
+    records: list[dict[str, Any]],
+    verdicts: list[Verdict],
+    expectation_problems: list[str],
+) -> Run:
     checks = [Check.from_record(r) for r in records]
     checks.sort(key=lambda c: c.nodeid)
     return Run(run_dir, meta, checks, verdicts, list(expectation_problems), files.all_files(run_dir))
@@ -109,8 +119,12 @@ def sha256_of(path: Path) -> str:
 
 def verdict_dict(v: Verdict) -> dict[str, Any]:
     return {
-        "requirement": v.requirement.id, "level": v.requirement.level, "profile": v.requirement.profile,
-        "text": v.requirement.text, "outcome": v.outcome, "message": v.message,
+        "requirement": v.requirement.id,
+        "level": v.requirement.level,
+        "profile": v.requirement.profile,
+        "text": v.requirement.text,
+        "outcome": v.outcome,
+        "message": v.message,
         "checks": [r["nodeid"] for r in v.checks],
         "expectation": v.expectation.as_dict() if v.expectation is not None else None,
     }

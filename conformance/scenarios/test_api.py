@@ -68,5 +68,6 @@ async def test_errors_use_the_error_envelope_with_the_http_status_as_code(scenar
     must.error_envelope(await api.kick_all(meeting["id"]), 404, "kick-all with no live session")
     must.error_envelope(
         await api.request("POST", "/meetings", raw_body=b"{not json", headers={"content-type": "application/json"}),
-        400, "create a meeting with a body that is not JSON",
+        400,
+        "create a meeting with a body that is not JSON",
     )

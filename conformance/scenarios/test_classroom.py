@@ -38,8 +38,10 @@ async def test_the_session_ends_when_the_host_does_not_return_in_time(scenario):
     await steps.session_ended(scenario, host.session_id, "the host grace period ran out")
     if channel is not None:
         delivery = await steps.delivery(channel, "meeting.ended", scenario, host.session_id)
-        must.that((delivery.json or {}).get("reason") in ("HOST_ENDED_MEETING", "ALL_PARTICIPANTS_LEFT"),
-                  f"meeting.ended reason must be a documented one, got {(delivery.json or {}).get('reason')!r}")
+        must.that(
+            (delivery.json or {}).get("reason") in ("HOST_ENDED_MEETING", "ALL_PARTICIPANTS_LEFT"),
+            f"meeting.ended reason must be a documented one, got {(delivery.json or {}).get('reason')!r}",
+        )
 
 
 @requirement("CLASS-02")
@@ -95,5 +97,7 @@ async def test_after_an_end_the_host_can_start_a_new_session(scenario):
     await steps.room_left(host, "ended", scenario, "the host ended the session")
     restarted = await scenario.join(meeting["id"], "host", seat=host.seat)
 
-    must.that(bool(restarted.session_id) and restarted.session_id != first,
-              f"the host's join after the end must start a new session, got {restarted.session_id} (ended: {first})")
+    must.that(
+        bool(restarted.session_id) and restarted.session_id != first,
+        f"the host's join after the end must start a new session, got {restarted.session_id} (ended: {first})",
+    )

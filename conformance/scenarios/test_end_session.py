@@ -26,7 +26,11 @@ async def test_kick_all_answers_with_the_number_of_participants_removed(scenario
 
     response = await scenario.api.kick_all(meeting["id"])
     data = must.success_data(must.status(response, 200, "end the live session"), "kick-all")
-    must.that(isinstance(data.get("action"), str), f"kick-all data.action must be a string, got {data.get('action')!r}", response)
+    must.that(
+        isinstance(data.get("action"), str),
+        f"kick-all data.action must be a string, got {data.get('action')!r}",
+        response,
+    )
     must.equal(data.get("kicked_participants_count"), 3, "kick-all kicked_participants_count with 3 present", response)
 
 
@@ -73,7 +77,9 @@ async def test_kick_all_without_a_live_session_is_404_and_changes_nothing(scenar
     response = await scenario.api.kick_all(meeting["id"])
     must.error_envelope(response, 404, "kick-all on a meeting that has no live session")
 
-    after = must.success_data(must.status(await scenario.api.get_meeting(meeting["id"]), 200, "read the meeting"), "get meeting")
+    after = must.success_data(
+        must.status(await scenario.api.get_meeting(meeting["id"]), 200, "read the meeting"), "get meeting"
+    )
     must.equal(after.get("status"), "ACTIVE", "meeting status after a refused kick-all")
     sessions = must.success_data(
         must.status(await scenario.api.list_sessions(associated_id=meeting["id"]), 200, "list the meeting's sessions"),
@@ -97,8 +103,11 @@ async def test_ending_twice_ends_once(scenario):
     if channel is not None:
         await steps.delivery(channel, "meeting.ended", scenario, host.session_id)
         # Negative check: a second meeting.ended must not follow; the window is the point.
-        await channel.assert_none(lambda d: d.event == "meeting.ended" and d.seq > channel.deliveries[0].seq,
-                                  within=1.0, what="a second meeting.ended")
+        await channel.assert_none(
+            lambda d: d.event == "meeting.ended" and d.seq > channel.deliveries[0].seq,
+            within=1.0,
+            what="a second meeting.ended",
+        )
 
 
 @requirement("END-08")
@@ -117,7 +126,8 @@ async def test_an_end_delivers_meeting_ended_once_with_the_host_reason(scenario)
     # Negative check: exactly once per session; the window is the point.
     await channel.assert_none(
         lambda d: d.seq > delivery.seq and steps.is_event("meeting.ended", host.session_id)(d),
-        within=1.0, what="a second meeting.ended for the same session",
+        within=1.0,
+        what="a second meeting.ended for the same session",
     )
 
 
@@ -136,5 +146,6 @@ async def test_a_join_right_after_an_end_never_lands_in_the_ended_session(scenar
         if type(refused).__name__ != "ClientError":
             raise
         return
-    must.that(latecomer.session_id != ended_session,
-              f"a join right after the end landed in the ended session {ended_session}")
+    must.that(
+        latecomer.session_id != ended_session, f"a join right after the end landed in the ended session {ended_session}"
+    )

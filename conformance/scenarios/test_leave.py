@@ -36,8 +36,11 @@ async def test_a_leaver_gets_left_and_the_session_goes_on(scenario):
     after = await steps.active_session(scenario, meeting["id"], "the session is still live after one left")
     must.equal(after.get("status"), "LIVE", "session status after one participant left")
     must.equal(after.get("id"), before.get("id"), "session id after one participant left")
-    must.equal(after.get("live_participants"), before.get("live_participants", 3) - 1,
-               "live_participants after one of three left")
+    must.equal(
+        after.get("live_participants"),
+        before.get("live_participants", 3) - 1,
+        "live_participants after one of three left",
+    )
 
 
 @requirement("LEAVE-02")
@@ -54,8 +57,11 @@ async def test_the_others_are_told_who_left(scenario):
     if channel is not None:
         delivery = await steps.delivery(channel, "meeting.participantLeft", scenario, host.session_id)
         participant = (delivery.json or {}).get("participant") or {}
-        must.equal(participant.get("customParticipantId"), leaver.seat.custom_participant_id,
-                   "meeting.participantLeft participant.customParticipantId")
+        must.equal(
+            participant.get("customParticipantId"),
+            leaver.seat.custom_participant_id,
+            "meeting.participantLeft participant.customParticipantId",
+        )
         must.that(bool(participant.get("leftAt")), f"meeting.participantLeft must carry leftAt, got {participant}")
 
 
@@ -104,4 +110,6 @@ async def test_the_session_ends_after_the_keep_alive_time(scenario):
     await steps.session_ended(scenario, only.session_id, "the keep-alive time passed")
     if channel is not None:
         delivery = await steps.delivery(channel, "meeting.ended", scenario, only.session_id)
-        must.equal((delivery.json or {}).get("reason"), "ALL_PARTICIPANTS_LEFT", "meeting.ended reason after keep-alive")
+        must.equal(
+            (delivery.json or {}).get("reason"), "ALL_PARTICIPANTS_LEFT", "meeting.ended reason after keep-alive"
+        )

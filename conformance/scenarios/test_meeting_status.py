@@ -18,7 +18,9 @@ requirement = pytest.mark.requirement
 
 
 async def meeting_status(scenario, meeting_id: str) -> str:
-    data = must.success_data(must.status(await scenario.api.get_meeting(meeting_id), 200, "read the meeting"), "get meeting")
+    data = must.success_data(
+        must.status(await scenario.api.get_meeting(meeting_id), 200, "read the meeting"), "get meeting"
+    )
     return data.get("status")
 
 
@@ -32,8 +34,10 @@ async def test_an_end_leaves_the_meeting_active_and_a_new_join_starts_a_new_sess
 
     must.equal(await meeting_status(scenario, meeting["id"]), "ACTIVE", "meeting status after its session ended")
     newcomer = await scenario.join(meeting["id"], "participant")
-    must.that(bool(newcomer.session_id) and newcomer.session_id != first_session,
-              f"a join after the end must start a new session, got session {newcomer.session_id} (ended: {first_session})")
+    must.that(
+        bool(newcomer.session_id) and newcomer.session_id != first_session,
+        f"a join after the end must start a new session, got session {newcomer.session_id} (ended: {first_session})",
+    )
     live = await steps.active_session(scenario, meeting["id"], "the new session is live")
     must.equal(live.get("id"), newcomer.session_id, "the live session's id")
 
@@ -42,8 +46,11 @@ async def test_an_end_leaves_the_meeting_active_and_a_new_join_starts_a_new_sess
 async def test_an_inactive_meeting_refuses_joins_until_it_is_active_again(scenario):
     meeting = await scenario.meeting()
     response = await scenario.api.update_meeting(meeting["id"], status="INACTIVE")
-    must.equal(must.success_data(must.status(response, 200, "deactivate the meeting"), "PATCH").get("status"),
-               "INACTIVE", "status in the PATCH answer")
+    must.equal(
+        must.success_data(must.status(response, 200, "deactivate the meeting"), "PATCH").get("status"),
+        "INACTIVE",
+        "status in the PATCH answer",
+    )
 
     hopeful = await scenario.client()
     seat = await scenario.seat(meeting["id"])
@@ -57,14 +64,19 @@ async def test_an_inactive_meeting_refuses_joins_until_it_is_active_again(scenar
 
     must.status(await scenario.api.update_meeting(meeting["id"], status="ACTIVE"), 200, "reactivate the meeting")
     welcome = await scenario.join(meeting["id"], "participant", seat=seat)
-    must.that(welcome.room_state == "joined", f"a join after reactivation must succeed, state is {welcome.room_state!r}")
+    must.that(
+        welcome.room_state == "joined", f"a join after reactivation must succeed, state is {welcome.room_state!r}"
+    )
 
 
 @requirement("MEET-03")
 async def test_an_invalid_patch_is_400_and_changes_nothing(scenario):
     meeting = await scenario.meeting()
-    for body, what in (({"status": "PAUSED"}, "an unknown status"), ({"status": 1}, "a status that is not a string"),
-                       ({"session_keep_alive_time_in_secs": "soon"}, "a keep-alive that is not a number")):
+    for body, what in (
+        ({"status": "PAUSED"}, "an unknown status"),
+        ({"status": 1}, "a status that is not a string"),
+        ({"session_keep_alive_time_in_secs": "soon"}, "a keep-alive that is not a number"),
+    ):
         response = await scenario.api.update_meeting(meeting["id"], **body)
         must.error_envelope(response, 400, f"PATCH a meeting with {what}")
     must.equal(await meeting_status(scenario, meeting["id"]), "ACTIVE", "meeting status after refused PATCHes")

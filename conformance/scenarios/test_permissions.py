@@ -22,7 +22,9 @@ async def refused_with_1201(action, what: str) -> None:
     except ClientError as error:
         must.equal(error.code, 1201, f"ClientError code for {what} without kick_participant")
         return
-    raise AssertionError(f"{what} without the kick_participant permission succeeded; it must fail with ClientError 1201")
+    raise AssertionError(
+        f"{what} without the kick_participant permission succeeded; it must fail with ClientError 1201"
+    )
 
 
 @requirement("PERM-01")
@@ -51,10 +53,16 @@ async def test_the_client_permission_flag_mirrors_the_preset(scenario):
     meeting = await scenario.meeting()
     host, participant = await scenario.join_many(meeting["id"], "host", "participant")
 
-    must.equal(host.permissions.get("kickParticipant"), True,
-               "permissions.kickParticipant of a participant whose preset grants kick_participant")
-    must.equal(participant.permissions.get("kickParticipant"), False,
-               "permissions.kickParticipant of a participant whose preset lacks kick_participant")
+    must.equal(
+        host.permissions.get("kickParticipant"),
+        True,
+        "permissions.kickParticipant of a participant whose preset grants kick_participant",
+    )
+    must.equal(
+        participant.permissions.get("kickParticipant"),
+        False,
+        "permissions.kickParticipant of a participant whose preset lacks kick_participant",
+    )
 
 
 @requirement("PERM-03")
@@ -75,10 +83,16 @@ async def test_requests_without_credentials_are_401_and_have_no_effect(scenario)
     api = scenario.api
 
     must.status(await api.get_meeting(meeting["id"], auth="none"), 401, "read a meeting without credentials")
-    must.status(await api.update_meeting(meeting["id"], auth="none", status="INACTIVE"), 401,
-                "deactivate a meeting without credentials")
-    must.status(await api.create_meeting(auth="none", title=f"{scenario.config.run_id} must-not-exist"), 401,
-                "create a meeting without credentials")
+    must.status(
+        await api.update_meeting(meeting["id"], auth="none", status="INACTIVE"),
+        401,
+        "deactivate a meeting without credentials",
+    )
+    must.status(
+        await api.create_meeting(auth="none", title=f"{scenario.config.run_id} must-not-exist"),
+        401,
+        "create a meeting without credentials",
+    )
     after = must.success_data(must.status(await api.get_meeting(meeting["id"]), 200, "read the meeting"), "get meeting")
     must.equal(after.get("status"), "ACTIVE", "meeting status after an unauthenticated PATCH")
 
@@ -88,12 +102,21 @@ async def test_tokens_without_the_realtime_permission_are_403_and_have_no_effect
     meeting = await scenario.meeting()
     api = scenario.api
 
-    must.status(await api.get_meeting(meeting["id"], auth="no_permission"), 403,
-                "read a meeting with a token that lacks the Realtime permission")
-    must.status(await api.update_meeting(meeting["id"], auth="no_permission", status="INACTIVE"), 403,
-                "deactivate a meeting with a token that lacks the Realtime permission")
-    must.status(await api.update_meeting(meeting["id"], auth="readonly", status="INACTIVE"), 403,
-                "deactivate a meeting with a read-only token")
+    must.status(
+        await api.get_meeting(meeting["id"], auth="no_permission"),
+        403,
+        "read a meeting with a token that lacks the Realtime permission",
+    )
+    must.status(
+        await api.update_meeting(meeting["id"], auth="no_permission", status="INACTIVE"),
+        403,
+        "deactivate a meeting with a token that lacks the Realtime permission",
+    )
+    must.status(
+        await api.update_meeting(meeting["id"], auth="readonly", status="INACTIVE"),
+        403,
+        "deactivate a meeting with a read-only token",
+    )
     after = must.success_data(must.status(await api.get_meeting(meeting["id"]), 200, "read the meeting"), "get meeting")
     must.equal(after.get("status"), "ACTIVE", "meeting status after refused PATCHes")
 
@@ -108,8 +131,11 @@ async def test_another_account_can_neither_read_nor_change_this_accounts_meeting
     for path, where in ((mine, "this account's path"), (theirs, "its own account's path")):
         read = await api.request("GET", path, auth="other")
         must.status(read, (403, 404), f"another account's token reading this meeting through {where}")
-        must.that("data" not in (read.json or {}) or not read.json.get("success"),
-                  f"another account's token got data through {where}", read)
+        must.that(
+            "data" not in (read.json or {}) or not read.json.get("success"),
+            f"another account's token got data through {where}",
+            read,
+        )
         change = await api.request("PATCH", path, json={"status": "INACTIVE"}, auth="other")
         must.status(change, (403, 404), f"another account's token deactivating this meeting through {where}")
         end = await api.request("POST", f"{path}/active-session/kick-all", auth="other")

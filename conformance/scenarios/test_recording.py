@@ -25,23 +25,32 @@ async def test_an_end_stops_the_ongoing_recording(scenario):
     recording_id = recording["id"]
 
     async def running() -> dict | None:
-        data = must.success_data(must.status(await scenario.api.get_recording(recording_id), 200, "read the recording"), "get recording")
+        data = must.success_data(
+            must.status(await scenario.api.get_recording(recording_id), 200, "read the recording"), "get recording"
+        )
         return data if data.get("status") == "RECORDING" else None
 
     await must.eventually(running, scenario.timeout, "the recording reaching RECORDING")
     must.status(await scenario.api.kick_all(meeting["id"]), 200, "end the live session")
 
     async def stopped() -> dict | None:
-        data = must.success_data(must.status(await scenario.api.get_recording(recording_id), 200, "read the recording"), "get recording")
+        data = must.success_data(
+            must.status(await scenario.api.get_recording(recording_id), 200, "read the recording"), "get recording"
+        )
         return data if data.get("status") not in ("RECORDING", "INVOKED", "PAUSED") else None
 
     data = await must.eventually(stopped, scenario.timeout, "the recording leaving RECORDING after the end")
-    must.that(bool(data.get("stopped_time")), f"a stopped recording must have stopped_time, got {data.get('stopped_time')!r}")
+    must.that(
+        bool(data.get("stopped_time")), f"a stopped recording must have stopped_time, got {data.get('stopped_time')!r}"
+    )
     must.status(await scenario.api.get_active_recording(meeting["id"]), 404, "no active recording after the end")
     if channel is not None:
         await channel.wait_for(
-            lambda d: d.event == "recording.statusUpdate"
-            and ((d.json or {}).get("recording") or {}).get("id") == recording_id
-            and ((d.json or {}).get("recording") or {}).get("status") not in ("RECORDING", "INVOKED", "PAUSED"),
-            scenario.timeout, what="recording.statusUpdate leaving RECORDING",
+            lambda d: (
+                d.event == "recording.statusUpdate"
+                and ((d.json or {}).get("recording") or {}).get("id") == recording_id
+                and ((d.json or {}).get("recording") or {}).get("status") not in ("RECORDING", "INVOKED", "PAUSED")
+            ),
+            scenario.timeout,
+            what="recording.statusUpdate leaving RECORDING",
         )

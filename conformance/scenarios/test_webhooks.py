@@ -37,7 +37,10 @@ async def test_webhook_crud_round_trips(scenario):
     must.equal(webhook.get("url"), channel.url, "url of the created webhook")
     must.equal(webhook.get("enabled"), True, "enabled of a webhook created without `enabled`")
 
-    read = must.success_data(must.status(await scenario.api.request("GET", f"/webhooks/{webhook['id']}"), 200, "read the webhook"), "get webhook")
+    read = must.success_data(
+        must.status(await scenario.api.request("GET", f"/webhooks/{webhook['id']}"), 200, "read the webhook"),
+        "get webhook",
+    )
     must.equal(read.get("events"), webhook.get("events"), "events read back")
 
     changed = await scenario.api.update_webhook(webhook["id"], events=["meeting.ended"], name="renamed")
@@ -78,8 +81,11 @@ async def test_every_delivery_is_signed_and_names_its_webhook(scenario):
     must.that(len(channel.deliveries) >= 4, f"expected at least 4 deliveries, got {len(channel.deliveries)}")
     for delivery in channel.deliveries:
         must.that(delivery.headers.get("rtk-signature") is not None, f"{delivery.describe()}: no rtk-signature header")
-        must.equal(delivery.signature_valid, True,
-                   f"{delivery.describe()}: rtk-signature verifies against the published key over the raw body")
+        must.equal(
+            delivery.signature_valid,
+            True,
+            f"{delivery.describe()}: rtk-signature verifies against the published key over the raw body",
+        )
         must.equal(delivery.webhook_id, webhook["id"], f"{delivery.describe()}: rtk-webhook-id")
         must.that(bool(delivery.uuid), f"{delivery.describe()}: no rtk-uuid header")
 

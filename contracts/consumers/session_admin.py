@@ -79,8 +79,9 @@ class Webhook:
 
 
 class SessionAdmin:
-    def __init__(self, app_url: str, token: str, *, timeout: float = 10.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, app_url: str, token: str, *, timeout: float = 10.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self._http = httpx.Client(
             base_url=app_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},

@@ -58,15 +58,20 @@ def handled_by_receiver(pact: Any) -> list[Any]:
 
 def test_a_class_ended_delivery_closes_the_class(pact_dir: Path) -> None:
     pact = new_pact(CONSUMER)
-    (pact.upon_receiving("a meeting.ended delivery", "Async")
+    (
+        pact.upon_receiving("a meeting.ended delivery", "Async")
         .given("a webhook is subscribed", event="meeting.ended")
         .given("meeting M has a live session", participants=2)
-        .with_body({
-            "event": "meeting.ended",
-            "meeting": {**MEETING, "endedAt": timestamp()},
-            "reason": match.regex("HOST_ENDED_MEETING", regex=r"^(HOST_ENDED_MEETING|ALL_PARTICIPANTS_LEFT)$"),
-        }, content_type="application/json")
-        .with_metadata(HEADERS))
+        .with_body(
+            {
+                "event": "meeting.ended",
+                "meeting": {**MEETING, "endedAt": timestamp()},
+                "reason": match.regex("HOST_ENDED_MEETING", regex=r"^(HOST_ENDED_MEETING|ALL_PARTICIPANTS_LEFT)$"),
+            },
+            content_type="application/json",
+        )
+        .with_metadata(HEADERS)
+    )
     [event] = handled_by_receiver(pact)
     assert isinstance(event, ClassEnded) and event.meeting_id == MEETING_ID
     assert event.delivery.uuid == DELIVERY_ID
@@ -75,20 +80,25 @@ def test_a_class_ended_delivery_closes_the_class(pact_dir: Path) -> None:
 
 def test_a_participant_left_delivery_notes_when_the_pupil_left(pact_dir: Path) -> None:
     pact = new_pact(CONSUMER)
-    (pact.upon_receiving("a meeting.participantLeft delivery", "Async")
+    (
+        pact.upon_receiving("a meeting.participantLeft delivery", "Async")
         .given("a webhook is subscribed", event="meeting.participantLeft")
         .given("meeting M has a live session", participants=2)
-        .with_body({
-            "event": "meeting.participantLeft",
-            "meeting": MEETING,
-            "participant": {
-                "peerId": match.str("peer-7f3a"),
-                "customParticipantId": match.str("pupil-1042"),
-                "joinedAt": timestamp("2025-03-04T08:30:00.000Z"),
-                "leftAt": timestamp(),
+        .with_body(
+            {
+                "event": "meeting.participantLeft",
+                "meeting": MEETING,
+                "participant": {
+                    "peerId": match.str("peer-7f3a"),
+                    "customParticipantId": match.str("pupil-1042"),
+                    "joinedAt": timestamp("2025-03-04T08:30:00.000Z"),
+                    "leftAt": timestamp(),
+                },
             },
-        }, content_type="application/json")
-        .with_metadata(HEADERS))
+            content_type="application/json",
+        )
+        .with_metadata(HEADERS)
+    )
     [event] = handled_by_receiver(pact)
     assert isinstance(event, PupilLeft) and event.pupil_id == "pupil-1042"
     assert event.left_at > event.joined_at

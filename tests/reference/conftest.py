@@ -109,9 +109,7 @@ def no_server_errors() -> Iterator[None]:
     seen = len(SERVER_ERRORS.records)
     yield
     new = SERVER_ERRORS.records[seen:]
-    assert not new, "the server logged errors: " + "; ".join(
-        f"{r.name}: {r.getMessage()}" for r in new
-    )
+    assert not new, "the server logged errors: " + "; ".join(f"{r.name}: {r.getMessage()}" for r in new)
 
 
 async def on_server(srv: ThreadedServer, fn: Callable[[], Any]) -> Any:
@@ -174,7 +172,12 @@ class Api:
         return f"{self.base_url}/accounts/{account_id}/realtime/kit/{app_id}"
 
     async def request(
-        self, method: str, path: str, *, token: Any = _ADMIN, prefix: str | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        token: Any = _ADMIN,
+        prefix: str | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
         """`path` is relative to the app prefix unless it starts with http."""
@@ -218,7 +221,10 @@ class Api:
         return await self.data("GET", f"/meetings/{meeting_id}")
 
     async def add_participant(
-        self, meeting_id: str, preset: str = PARTICIPANT, custom_id: str | None = None,
+        self,
+        meeting_id: str,
+        preset: str = PARTICIPANT,
+        custom_id: str | None = None,
         name: str | None = None,
     ) -> dict[str, Any]:
         body = {
@@ -244,8 +250,7 @@ class Api:
     async def create_webhook(
         self, url: str, events: list[str], *, enabled: bool = True, name: str | None = None
     ) -> dict[str, Any]:
-        body = {"name": name or f"wh-{secrets.token_hex(3)}", "url": url, "events": events,
-                "enabled": enabled}
+        body = {"name": name or f"wh-{secrets.token_hex(3)}", "url": url, "events": events, "enabled": enabled}
         webhook = await self.data("POST", "/webhooks", 201, json=body)
         self.created_webhooks.append(webhook["id"])
         return webhook
@@ -259,9 +264,7 @@ class Api:
 
     async def advance(self, seconds: float) -> None:
         """Move the server clock forward; returns once every timer that became due has fired."""
-        response = await self.post(
-            f"{self.origin}/_conformance/clock/advance", json={"seconds": seconds}
-        )
+        response = await self.post(f"{self.origin}/_conformance/clock/advance", json={"seconds": seconds})
         assert response.status_code == 200, response.text
         await settle(self.srv)
 
@@ -414,9 +417,16 @@ class Receiver:
         sock.listen(64)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self._app, interface="asgi3", lifespan="off", log_config=None,
-                                log_level="warning", access_log=False, ws="none",
-                                timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self._app,
+            interface="asgi3",
+            lifespan="off",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            ws="none",
+            timeout_graceful_shutdown=1,
+        )
         self._server = _QuietServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         async with asyncio.timeout(WAIT):
@@ -449,19 +459,23 @@ class Receiver:
     def always(self, channel: str, status: int) -> None:
         self._always[channel] = status
 
-    def on(
-        self, channel: str, event: str | None = None, meeting: str | None = None
-    ) -> list[Delivery]:
+    def on(self, channel: str, event: str | None = None, meeting: str | None = None) -> list[Delivery]:
         return [
-            d for d in self.deliveries
+            d
+            for d in self.deliveries
             if d.channel == channel
             and (event is None or d.event == event)
             and (meeting is None or d.meeting_id == meeting)
         ]
 
     async def wait(
-        self, channel: str, event: str | None = None, meeting: str | None = None, *,
-        count: int = 1, timeout: float = WAIT,
+        self,
+        channel: str,
+        event: str | None = None,
+        meeting: str | None = None,
+        *,
+        count: int = 1,
+        timeout: float = WAIT,
     ) -> list[Delivery]:
         """The first `count` matching deliveries, or fail at the deadline."""
         try:
@@ -470,8 +484,7 @@ class Receiver:
         except TimeoutError:
             got = [d.event for d in self.on(channel)]
             raise AssertionError(
-                f"{channel}: wanted {count} x {event or 'any'} (meeting {meeting}) within "
-                f"{timeout}s; got {got}"
+                f"{channel}: wanted {count} x {event or 'any'} (meeting {meeting}) within {timeout}s; got {got}"
             ) from None
         return self.on(channel, event, meeting)[:count]
 
@@ -497,8 +510,7 @@ class Receiver:
         if answer == "stall":  # not answering in time is the scripted behaviour
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), STALL_SECONDS)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-length", b"0")]})
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
         await send({"type": "http.response.body", "body": b""})
 
 

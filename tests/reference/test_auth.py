@@ -29,8 +29,11 @@ def attempts(room: Room) -> list[tuple[str, str, Any]]:
         ("GET", "/meetings", None),
         ("POST", "/meetings", {"title": "intruder"}),
         ("PATCH", f"/meetings/{room.id}", {"status": "INACTIVE", "title": "hijacked"}),
-        ("POST", f"/meetings/{room.id}/participants",
-         {"custom_participant_id": "intruder", "preset_name": "group_call_host"}),
+        (
+            "POST",
+            f"/meetings/{room.id}/participants",
+            {"custom_participant_id": "intruder", "preset_name": "group_call_host"},
+        ),
         ("POST", f"/meetings/{room.id}/active-session/kick-all", None),
         ("POST", "/presets", {"name": "intruder", "permissions": {"kick_participant": True}}),
         ("POST", "/webhooks", {"name": "intruder", "url": "http://127.0.0.1:9/", "events": ["meeting.ended"]}),
@@ -126,7 +129,10 @@ async def test_another_accounts_token_sees_nothing_here(api: Api, room: Room) ->
 
 async def test_this_accounts_token_cannot_reach_the_other_account(api: Api) -> None:
     other_meeting = await api.data(
-        "POST", "/meetings", 201, json={"title": "theirs"},
+        "POST",
+        "/meetings",
+        201,
+        json={"title": "theirs"},
         prefix=api.app_prefix(api.creds.other_account_id, api.creds.other_app_id),
         token=api.creds.other_token,
     )
@@ -141,8 +147,6 @@ async def test_this_accounts_token_cannot_reach_the_other_account(api: Api) -> N
 async def test_the_test_clock_needs_a_valid_token(api: Api) -> None:
     before = await api.now()
     for token in (None, "rtka_not-a-real-token"):
-        response = await api.post(
-            f"{api.origin}/_conformance/clock/advance", token=token, json={"seconds": 86400}
-        )
+        response = await api.post(f"{api.origin}/_conformance/clock/advance", token=token, json={"seconds": 86400})
         assert_error(response, 401)
     assert (await api.now()) - before < 60  # the clock did not jump a day

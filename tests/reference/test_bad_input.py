@@ -77,8 +77,11 @@ WRONG_TYPES = [
     ("POST", "/meetings/{meeting}/participants", {"custom_participant_id": 5, "preset_name": "group_call_host"}),
     ("POST", "/meetings/{meeting}/participants", {"custom_participant_id": "", "preset_name": "group_call_host"}),
     ("POST", "/meetings/{meeting}/participants", {"custom_participant_id": "x", "preset_name": "no-such-preset"}),
-    ("POST", "/meetings/{meeting}/participants",
-     {"custom_participant_id": "x", "preset_name": "group_call_host", "picture": "not a uri"}),
+    (
+        "POST",
+        "/meetings/{meeting}/participants",
+        {"custom_participant_id": "x", "preset_name": "group_call_host", "picture": "not a uri"},
+    ),
     ("POST", "/meetings/{meeting}/active-session/kick", {}),
     ("POST", "/meetings/{meeting}/active-session/kick", {"participant_ids": "abc"}),
     ("POST", "/meetings/{meeting}/active-session/kick", {"participant_ids": [1, 2]}),
@@ -97,9 +100,7 @@ WRONG_TYPES = [
 @pytest.mark.parametrize(
     ("method", "path", "body"), WRONG_TYPES, ids=lambda v: v if isinstance(v, str) else json.dumps(v)[:60]
 )
-async def test_wrong_types_and_missing_fields_are_400(
-    api: Api, room: Room, method: str, path: str, body: Any
-) -> None:
+async def test_wrong_types_and_missing_fields_are_400(api: Api, room: Room, method: str, path: str, body: Any) -> None:
     before = await meeting_count(api)
     response = await api.request(method, path.format(meeting=room.id), json=body)
     assert_error(response, 400)
@@ -111,9 +112,16 @@ async def test_unknown_fields_are_ignored(api: Api, room: Room) -> None:
     extra = {"surprise": [1, {"nested": None}], "id": "00000000-0000-4000-8000-000000000000"}
     meeting = await api.data("POST", "/meetings", 201, json={"title": "t", **extra})
     assert "surprise" not in meeting and meeting["id"] != extra["id"]
-    participant = await api.data("POST", f"/meetings/{room.id}/participants", 201, json={
-        "custom_participant_id": "x", "preset_name": "group_call_host", **extra,
-    })
+    participant = await api.data(
+        "POST",
+        f"/meetings/{room.id}/participants",
+        201,
+        json={
+            "custom_participant_id": "x",
+            "preset_name": "group_call_host",
+            **extra,
+        },
+    )
     assert "surprise" not in participant
     webhook = await api.create_webhook("http://127.0.0.1:9/", ["meeting.ended"], enabled=False)
     patched = await api.data("PATCH", f"/webhooks/{webhook['id']}", json={"surprise": True})
@@ -125,12 +133,16 @@ BOUNDARIES = [
     ("/meetings", {"title": "é" * 255}, {"title": "é" * 256}),
     ("/meetings", {"session_keep_alive_time_in_secs": 60}, {"session_keep_alive_time_in_secs": 59.9}),
     ("/meetings", {"session_keep_alive_time_in_secs": 600}, {"session_keep_alive_time_in_secs": 600.5}),
-    ("/meetings/{meeting}/participants",
-     {"custom_participant_id": "c" * 255, "preset_name": PARTICIPANT},
-     {"custom_participant_id": "d" * 256, "preset_name": PARTICIPANT}),
-    ("/presets",
-     {"name": "n" * 255, "permissions": {"kick_participant": False}},
-     {"name": "m" * 256, "permissions": {"kick_participant": False}}),
+    (
+        "/meetings/{meeting}/participants",
+        {"custom_participant_id": "c" * 255, "preset_name": PARTICIPANT},
+        {"custom_participant_id": "d" * 256, "preset_name": PARTICIPANT},
+    ),
+    (
+        "/presets",
+        {"name": "n" * 255, "permissions": {"kick_participant": False}},
+        {"name": "m" * 256, "permissions": {"kick_participant": False}},
+    ),
 ]
 
 
@@ -257,8 +269,17 @@ async def test_unknown_paths_and_methods(api: Api, room: Room) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"{", b"[]", b'{"seconds": "soon"}', b'{"seconds": -1}', b'{"seconds": 1e999}',
-     b'{"seconds": NaN}', b"[" * 100_000, b'{"minutes": 1}'],
+    [
+        b"",
+        b"{",
+        b"[]",
+        b'{"seconds": "soon"}',
+        b'{"seconds": -1}',
+        b'{"seconds": 1e999}',
+        b'{"seconds": NaN}',
+        b"[" * 100_000,
+        b'{"minutes": 1}',
+    ],
     ids=["empty", "truncated", "array", "text", "negative", "overflow", "nan", "deep", "wrong-key"],
 )
 async def test_the_test_clock_refuses_bad_bodies_with_400(api: Api, body: bytes) -> None:
@@ -303,9 +324,7 @@ GARBAGE: list[str | bytes] = [
 ]
 
 
-async def test_garbage_frames_get_error_frames_and_the_connection_stays_usable(
-    api: Api, room: Room
-) -> None:
+async def test_garbage_frames_get_error_frames_and_the_connection_stays_usable(api: Api, room: Room) -> None:
     token = (await room.register("garbage"))["token"]
     async with await open_ws(api.srv) as ws:
         for frame in GARBAGE:

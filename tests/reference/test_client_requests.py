@@ -13,9 +13,15 @@ from .conftest import HOST, PARTICIPANT, Api, Receiver, Room, assert_error, clos
 
 
 async def test_kick_participant_permission_follows_the_preset(api: Api, room: Room) -> None:
-    custom = await api.data("POST", "/presets", 201, json={
-        "name": "custom-moderator", "permissions": {"kick_participant": True},
-    })
+    custom = await api.data(
+        "POST",
+        "/presets",
+        201,
+        json={
+            "name": "custom-moderator",
+            "permissions": {"kick_participant": True},
+        },
+    )
     assert custom["permissions"]["kick_participant"] is True
     host = await room.join("host", HOST)
     plain = await room.join("plain", PARTICIPANT)
@@ -26,9 +32,7 @@ async def test_kick_participant_permission_follows_the_preset(api: Api, room: Ro
     assert plain.permissions["kickParticipant"] is False
 
 
-async def test_client_kick_all_by_a_host_ends_the_session(
-    api: Api, room: Room, receiver: Receiver
-) -> None:
+async def test_client_kick_all_by_a_host_ends_the_session(api: Api, room: Room, receiver: Receiver) -> None:
     await api.create_webhook(receiver.url("client-end"), ["meeting.ended"])
     host = await room.join("host", HOST)
     alice = await room.join("alice")
@@ -79,9 +83,7 @@ async def test_client_kick_all_without_permission_is_1201_and_changes_nothing(
     assert receiver.on("no-end", "meeting.ended", room.id) == []
 
 
-async def test_client_kick_without_permission_is_1201_and_changes_nothing(
-    api: Api, room: Room
-) -> None:
+async def test_client_kick_without_permission_is_1201_and_changes_nothing(api: Api, room: Room) -> None:
     host = await room.join("host", HOST)
     alice = await room.join("alice")
 

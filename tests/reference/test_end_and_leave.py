@@ -128,9 +128,7 @@ async def test_rest_kick_by_custom_participant_id(api: Api, room: Room) -> None:
     await room.join("host", HOST)
     bob = await room.join("bob")
 
-    response = await api.post(
-        f"/meetings/{room.id}/active-session/kick", json={"custom_participant_ids": ["bob"]}
-    )
+    response = await api.post(f"/meetings/{room.id}/active-session/kick", json={"custom_participant_ids": ["bob"]})
 
     assert response.status_code == 200, response.text
     assert (await bob.wait_for("roomLeft"))["state"] == "kicked"
@@ -141,9 +139,7 @@ async def test_rest_kick_of_someone_absent_is_404_and_changes_nothing(api: Api, 
     alice = await room.join("alice")
     absent = await room.register("absent")
 
-    response = await api.post(
-        f"/meetings/{room.id}/active-session/kick", json={"participant_ids": [absent["id"]]}
-    )
+    response = await api.post(f"/meetings/{room.id}/active-session/kick", json={"participant_ids": [absent["id"]]})
 
     assert_error(response, 404)
     await settle(api.srv)
@@ -193,9 +189,7 @@ async def test_concurrent_ends_yield_one_end(api: Api, room: Room, receiver: Rec
     assert len(receiver.on("race", "meeting.ended", room.id)) == 1
 
 
-async def test_meeting_stays_active_and_a_join_after_the_end_starts_a_new_session(
-    api: Api, room: Room
-) -> None:
+async def test_meeting_stays_active_and_a_join_after_the_end_starts_a_new_session(api: Api, room: Room) -> None:
     alice = await room.join("alice")
     first_session = alice.session_id
     assert (await api.kick_all(room.id)).status_code == 200

@@ -13,18 +13,42 @@ from .conftest import HOST, PARTICIPANT, Api, Room, assert_error, pointer, schem
 async def test_schema_validation_in_these_tests_is_not_vacuous() -> None:
     meeting = pointer("components", "schemas", "MeetingResponse")
     assert schema_errors(meeting, {"success": True, "data": {}})
-    assert schema_errors(meeting, {"success": True, "data": {
-        "id": "not-a-uuid", "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z",
-        "status": "ACTIVE",
-    }})
-    assert schema_errors(meeting, {"success": True, "data": {
-        "id": "0b6c1f8e-8d0e-4c6b-9b8e-2d1f4a3c5e7a", "created_at": "yesterday",
-        "updated_at": "2024-01-01T00:00:00Z", "status": "ACTIVE",
-    }})
-    assert not schema_errors(meeting, {"success": True, "data": {
-        "id": "0b6c1f8e-8d0e-4c6b-9b8e-2d1f4a3c5e7a", "created_at": "2024-01-01T00:00:00Z",
-        "updated_at": "2024-01-01T00:00:00.123Z", "status": "ACTIVE",
-    }})
+    assert schema_errors(
+        meeting,
+        {
+            "success": True,
+            "data": {
+                "id": "not-a-uuid",
+                "created_at": "2024-01-01T00:00:00Z",
+                "updated_at": "2024-01-01T00:00:00Z",
+                "status": "ACTIVE",
+            },
+        },
+    )
+    assert schema_errors(
+        meeting,
+        {
+            "success": True,
+            "data": {
+                "id": "0b6c1f8e-8d0e-4c6b-9b8e-2d1f4a3c5e7a",
+                "created_at": "yesterday",
+                "updated_at": "2024-01-01T00:00:00Z",
+                "status": "ACTIVE",
+            },
+        },
+    )
+    assert not schema_errors(
+        meeting,
+        {
+            "success": True,
+            "data": {
+                "id": "0b6c1f8e-8d0e-4c6b-9b8e-2d1f4a3c5e7a",
+                "created_at": "2024-01-01T00:00:00Z",
+                "updated_at": "2024-01-01T00:00:00.123Z",
+                "status": "ACTIVE",
+            },
+        },
+    )
 
 
 async def test_custom_participant_id_is_unique_within_a_meeting(api: Api, room: Room) -> None:
@@ -86,9 +110,15 @@ async def test_editing_a_participant_changes_its_preset_for_the_next_join(api: A
 
 
 async def test_preset_update_replaces_permissions_as_a_whole(api: Api) -> None:
-    created = await api.data("POST", "/presets", 201, json={
-        "name": "replace-me", "permissions": {"kick_participant": True, "can_record": True, "pin_participant": True},
-    })
+    created = await api.data(
+        "POST",
+        "/presets",
+        201,
+        json={
+            "name": "replace-me",
+            "permissions": {"kick_participant": True, "can_record": True, "pin_participant": True},
+        },
+    )
     assert created["permissions"]["can_record"] is True
     path = f"/presets/{created['id']}"
 
@@ -96,9 +126,15 @@ async def test_preset_update_replaces_permissions_as_a_whole(api: Api) -> None:
 
     # "A permissions object, when given, replaces the stored permissions as a whole and
     # follows the same rules as on create" (updatePreset)
-    fresh = await api.data("POST", "/presets", 201, json={
-        "name": "compare-with", "permissions": {"kick_participant": False},
-    })
+    fresh = await api.data(
+        "POST",
+        "/presets",
+        201,
+        json={
+            "name": "compare-with",
+            "permissions": {"kick_participant": False},
+        },
+    )
     assert updated["permissions"] == fresh["permissions"]
     assert updated["permissions"]["can_record"] is False
     assert (await api.data("GET", path))["permissions"] == updated["permissions"]

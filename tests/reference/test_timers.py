@@ -108,9 +108,7 @@ async def test_host_returning_within_the_grace_cancels_it(api: Api, room: Room) 
     assert session["status"] == "LIVE" and session["live_participants"] == 2
 
 
-async def test_others_leaving_or_joining_neither_restarts_nor_cancels_the_grace(
-    api: Api, room: Room
-) -> None:
+async def test_others_leaving_or_joining_neither_restarts_nor_cancels_the_grace(api: Api, room: Room) -> None:
     host = await room.join("host", HOST)
     alice = await room.join("alice")
     bob = await room.join("bob")

@@ -33,7 +33,10 @@ from .conftest import (
 
 SERVER_SETTINGS = {"webhook_timeout_seconds": 0.5}
 SESSION_EVENTS = [
-    "meeting.started", "meeting.participantJoined", "meeting.participantLeft", "meeting.ended",
+    "meeting.started",
+    "meeting.participantJoined",
+    "meeting.participantLeft",
+    "meeting.ended",
 ]
 
 
@@ -59,9 +62,16 @@ def failed_once(row: dict) -> bool:
 
 async def test_webhook_crud_round_trip(api: Api, receiver: Receiver) -> None:
     url = receiver.url("crud")
-    created = await api.data("POST", "/webhooks", 201, json={
-        "name": "crud", "url": url, "events": ["meeting.started"],
-    })
+    created = await api.data(
+        "POST",
+        "/webhooks",
+        201,
+        json={
+            "name": "crud",
+            "url": url,
+            "events": ["meeting.started"],
+        },
+    )
     api.created_webhooks.append(created["id"])
     assert created["enabled"] is True  # the default
     assert created["events"] == ["meeting.started"] and created["url"] == url
@@ -72,9 +82,15 @@ async def test_webhook_crud_round_trip(api: Api, receiver: Receiver) -> None:
     assert patched["enabled"] is False
     assert {k: patched[k] for k in ("name", "url", "events")} == {k: created[k] for k in ("name", "url", "events")}
 
-    replaced = await api.data("PUT", path, json={
-        "name": "crud-2", "url": url + "x", "events": ["meeting.ended", "meeting.started"],
-    })
+    replaced = await api.data(
+        "PUT",
+        path,
+        json={
+            "name": "crud-2",
+            "url": url + "x",
+            "events": ["meeting.ended", "meeting.started"],
+        },
+    )
     assert replaced["name"] == "crud-2" and replaced["url"] == url + "x"
     assert replaced["events"] == ["meeting.ended", "meeting.started"]
     assert replaced["enabled"] is True  # PUT without enabled: back to the default
@@ -222,15 +238,15 @@ async def test_disabling_a_webhook_drops_its_pending_retries(api: Api, room: Roo
     await room.join("bob")
 
     (joined_bob,) = await receiver.wait(
-        "dropped", "meeting.participantJoined", room.id,
+        "dropped",
+        "meeting.participantJoined",
+        room.id,
     )
     assert joined_bob.json["participant"]["customParticipantId"] == "bob"
     assert len(receiver.on("dropped", "meeting.started", room.id)) == 1
 
 
-async def test_events_of_one_session_arrive_in_causal_order(
-    api: Api, room: Room, receiver: Receiver
-) -> None:
+async def test_events_of_one_session_arrive_in_causal_order(api: Api, room: Room, receiver: Receiver) -> None:
     public_pem = await api.public_key()
     await api.create_webhook(receiver.url("order"), SESSION_EVENTS)
     host = await room.join("host", HOST)
@@ -245,10 +261,12 @@ async def test_events_of_one_session_arrive_in_causal_order(
     got = receiver.on("order", meeting=room.id)
     assert [d.event for d in got] == [
         "meeting.started",
-        "meeting.participantJoined", "meeting.participantJoined",
+        "meeting.participantJoined",
+        "meeting.participantJoined",
         "meeting.participantLeft",
         "meeting.participantJoined",
-        "meeting.participantLeft", "meeting.participantLeft",
+        "meeting.participantLeft",
+        "meeting.participantLeft",
         "meeting.ended",
     ]
     for d in got:

@@ -69,8 +69,15 @@ class RewritingConnection:
 
 
 def rewrite_client_messages(ref: Reference, rewrite: Callable[[dict[str, Any]], dict[str, Any] | None]) -> None:
-    patch(ref.sessions, "join", lambda join: lambda participant, connection, reply_to=None: join(
-        participant, RewritingConnection(connection, rewrite), reply_to))
+    patch(
+        ref.sessions,
+        "join",
+        lambda join: (
+            lambda participant, connection, reply_to=None: join(
+                participant, RewritingConnection(connection, rewrite), reply_to
+            )
+        ),
+    )
 
 
 def rewrite_json_responses(ref: Reference, rewrite: Callable[[str, int, Any], tuple[int, bytes, str] | None]) -> None:
@@ -99,8 +106,13 @@ def rewrite_json_responses(ref: Reference, rewrite: Callable[[str, int, Any], tu
     ref.app = app  # type: ignore[assignment]
 
 
-async def _emit(path: str, start: dict[str, Any], body: bytes, send: Any,
-                rewrite: Callable[[str, int, Any], tuple[int, bytes, str] | None]) -> None:
+async def _emit(
+    path: str,
+    start: dict[str, Any],
+    body: bytes,
+    send: Any,
+    rewrite: Callable[[str, int, Any], tuple[int, bytes, str] | None],
+) -> None:
     status = start["status"]
     headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"content-type")]
     content_type = dict(start.get("headers", [])).get(b"content-type", b"application/json").decode()
@@ -127,6 +139,7 @@ def filter_emits(ref: Reference, change: Callable[[str, dict[str, Any]], list[tu
         def filtered(scope: str, event: str, payload: dict[str, Any]) -> None:
             for name, body in change(event, payload):
                 emit(scope, name, body)
+
         return filtered
 
     patch(d, "emit", make)

@@ -26,6 +26,7 @@ def _renamed(data: Any, old: str, new: str) -> bool:
 @fault("kick_all_count_renamed", "END-01")
 def _kick_all_count_renamed(ref: Reference) -> None:
     """REST kick-all answers `kicked_count` instead of `kicked_participants_count`."""
+
     def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
         data = body.get("data") if isinstance(body, dict) else None
         if path.endswith("/active-session/kick-all") and _renamed(data, "kicked_participants_count", "kicked_count"):
@@ -38,6 +39,7 @@ def _kick_all_count_renamed(ref: Reference) -> None:
 @fault("meeting_status_renamed", "MEET-02")
 def _meeting_status_renamed(ref: Reference) -> None:
     """Reading or changing one meeting answers with its status under `state` instead of `status`."""
+
     def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
         data = body.get("data") if isinstance(body, dict) else None
         if _ONE_MEETING.search(path) and _renamed(data, "status", "state"):
@@ -50,6 +52,7 @@ def _meeting_status_renamed(ref: Reference) -> None:
 @fault("webhook_created_answers_200", "WH-01")
 def _webhook_created_answers_200(ref: Reference) -> None:
     """Registering a webhook answers 200 instead of 201 Created."""
+
     def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
         if path.endswith("/webhooks") and status == 201:
             return 200, dumps(body), "application/json"
@@ -61,6 +64,7 @@ def _webhook_created_answers_200(ref: Reference) -> None:
 @fault("unauthenticated_answers_403", "PERM-04")
 def _unauthenticated_answers_403(ref: Reference) -> None:
     """A missing or unknown API token is answered 403 instead of 401."""
+
     def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
         if status == 401:
             error = body.get("error") if isinstance(body, dict) else None
@@ -75,12 +79,14 @@ def _unauthenticated_answers_403(ref: Reference) -> None:
 @fault("meeting_ended_without_uuid_header", "END-08")
 def _meeting_ended_without_uuid(ref: Reference) -> None:
     """meeting.ended deliveries come without the rtk-uuid header receivers deduplicate by."""
+
     def make(headers: Callable[..., dict[str, str]]) -> Callable[..., dict[str, str]]:
         def without_uuid(webhook: dict[str, Any], row: dict[str, Any], body: bytes) -> dict[str, str]:
             sent = headers(webhook, row, body)
             if row["event"] == "meeting.ended":
                 sent.pop("rtk-uuid", None)
             return sent
+
         return without_uuid
 
     patch(ref.dispatcher, "delivery_headers", make)
@@ -89,6 +95,7 @@ def _meeting_ended_without_uuid(ref: Reference) -> None:
 @fault("participant_left_time_renamed", "LEAVE-02")
 def _participant_left_time_renamed(ref: Reference) -> None:
     """meeting.participantLeft carries the participant's `left_at` instead of `leftAt`."""
+
     def change(event: str, payload: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         if event == "meeting.participantLeft":
             participant = dict(payload.get("participant") or {})

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 @fault("recordings_paging_as_strings", "API-01")
 def _paging_as_strings(ref: Reference) -> None:
     """The recordings list carries its paging numbers as strings ("20") instead of integers."""
+
     def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
         paging = body.get("paging") if isinstance(body, dict) else None
         if path.endswith("/recordings") and status == 200 and isinstance(paging, dict):
@@ -30,12 +31,14 @@ def _paging_as_strings(ref: Reference) -> None:
 @fault("server_error_on_largest_session_page", "API-01")
 def _error_on_largest_page(ref: Reference) -> None:
     """Listing sessions with per_page=100, the documented maximum, crashes with a 500."""
+
     def make(query: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
         def check(operation_id: str, raw: dict[str, str]) -> dict[str, Any]:
             values = query(operation_id, raw)
             if operation_id == "listSessions" and values.get("per_page") == 100:
                 raise RuntimeError("session page buffer holds 99 rows")
             return values
+
         return check
 
     patch(ref.api.validator, "query", make)
@@ -44,6 +47,7 @@ def _error_on_largest_page(ref: Reference) -> None:
 @fault("query_errors_without_envelope", "API-02")
 def _query_errors_bare(ref: Reference) -> None:
     """A 400 for an invalid query parameter comes back as {"detail": "..."}, not the error envelope."""
+
     def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
         error = body.get("error") if isinstance(body, dict) else None
         message = error.get("message") if isinstance(error, dict) else None
@@ -57,6 +61,7 @@ def _query_errors_bare(ref: Reference) -> None:
 @fault("webhook_validation_answers_422", "API-01")
 def _webhook_422(ref: Reference) -> None:
     """An invalid webhook body is refused with 422, a status the document does not list."""
+
     def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
         if "/webhooks" in path and status == 400 and isinstance(body, dict):
             if isinstance(body.get("error"), dict):
@@ -75,7 +80,9 @@ def _recordings_open(ref: Reference) -> None:
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if (
-            scope["type"] == "http" and scope["method"] == "GET" and "/recordings" in scope["path"]
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and "/recordings" in scope["path"]
             and not any(name.lower() == b"authorization" for name, _ in scope["headers"])
         ):
             scope = {**scope, "headers": [*scope["headers"], (b"authorization", admin)]}

@@ -18,9 +18,11 @@ if TYPE_CHECKING:
 
 # -- the REST surface ------------------------------------------------------------------------
 
+
 @fault("session_count_as_string", "API-01")
 def _count_as_string(ref: Reference) -> None:
     """Session objects carry live_participants as a string instead of an integer."""
+
     def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
         data = body.get("data") if isinstance(body, dict) else None
         if isinstance(data, dict) and "live_participants" in data:
@@ -41,6 +43,7 @@ def _error_on_long_title(ref: Reference) -> None:
             body(op, value, present=present)
             if op == "createMeeting" and isinstance(value, dict) and len(str(value.get("title") or "")) > 200:
                 raise RuntimeError("title column overflow")
+
         return check
 
     patch(validator, "body", make)
@@ -49,6 +52,7 @@ def _error_on_long_title(ref: Reference) -> None:
 @fault("error_envelope_missing", "API-02")
 def _no_envelope(ref: Reference) -> None:
     """Errors are answered with a plain-text body instead of the error envelope."""
+
     def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
         if status >= 400:
             return status, b"Not Found" if status == 404 else b"Error", "text/plain"
@@ -60,6 +64,7 @@ def _no_envelope(ref: Reference) -> None:
 @fault("error_code_mismatch", "API-02")
 def _code_mismatch(ref: Reference) -> None:
     """The error envelope's code is always 1000 instead of the HTTP status."""
+
     def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
         if status >= 400 and isinstance(body, dict) and isinstance(body.get("error"), dict):
             body["error"]["code"] = 1000
@@ -67,4 +72,3 @@ def _code_mismatch(ref: Reference) -> None:
         return None
 
     rewrite_json_responses(ref, rewrite)
-

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 # -- ending a session ------------------------------------------------------------------------
 
+
 @fault("kick_all_wrong_count", "END-01")
 def _kick_all_wrong_count(ref: Reference) -> None:
     """REST kick-all reports one participant more than it removed."""
@@ -41,6 +42,7 @@ def _kick_all_leaves_one(ref: Reference) -> None:
                 spared = live.peers.pop(list(live.peers)[-1])
             removed = end(session_id, reason)
             return removed + (1 if spared else 0)
+
         return end_session
 
     patch(s, "end_session", make)
@@ -49,7 +51,9 @@ def _kick_all_leaves_one(ref: Reference) -> None:
 @fault("ended_says_left", "END-02", "END-05")
 def _ended_says_left(ref: Reference) -> None:
     """After an end, clients are told roomLeft `left` instead of `ended`."""
-    rewrite_client_messages(ref, lambda m: {**m, "state": "left"} if m.get("type") == "roomLeft" and m.get("state") == "ended" else m)
+    rewrite_client_messages(
+        ref, lambda m: {**m, "state": "left"} if m.get("type") == "roomLeft" and m.get("state") == "ended" else m
+    )
 
 
 @fault("end_keeps_session_live", "END-03")
@@ -65,6 +69,7 @@ def _end_keeps_session_live(ref: Reference) -> None:
                 doc.update(status="LIVE", ended_at=None)
                 s.storage.put("sessions", doc, scope=doc["scope"], parent=doc["associated_id"])
             return removed
+
         return end_session
 
     patch(s, "end_session", make)
@@ -90,6 +95,7 @@ def _client_kick_all_kicks(ref: Reference) -> None:
             for peer in others:
                 s.kick(peer)
             return len(others)
+
         return client_kick_all
 
     patch(s, "client_kick_all", make)
@@ -105,6 +111,7 @@ def _kick_all_no_session(ref: Reference) -> None:
             if s.live_session_doc(scope, meeting_id) is None:
                 return 0
             return end(scope, meeting_id)
+
         return end_meeting_session
 
     patch(s, "end_meeting_session", make)
@@ -122,8 +129,11 @@ def _second_end(ref: Reference) -> None:
             ended = s.storage.list("sessions", scope=scope, parent=meeting_id)
             if not ended:
                 return end(scope, meeting_id)
-            s.dispatcher.emit(scope, "meeting.ended", {"meeting": s.meeting_payload(ended[-1]["id"]), "reason": HOST_ENDED})
+            s.dispatcher.emit(
+                scope, "meeting.ended", {"meeting": s.meeting_payload(ended[-1]["id"]), "reason": HOST_ENDED}
+            )
             return 0
+
         return end_meeting_session
 
     patch(s, "end_meeting_session", make)
@@ -144,7 +154,9 @@ def _ended_twice(ref: Reference) -> None:
 @fault("meeting_ended_wrong_reason", "END-08")
 def _ended_wrong_reason(ref: Reference) -> None:
     """An end by the host is reported with reason ALL_PARTICIPANTS_LEFT."""
-    filter_emits(ref, lambda e, p: [(e, {**p, "reason": "ALL_PARTICIPANTS_LEFT"})] if e == "meeting.ended" else [(e, p)])
+    filter_emits(
+        ref, lambda e, p: [(e, {**p, "reason": "ALL_PARTICIPANTS_LEFT"})] if e == "meeting.ended" else [(e, p)]
+    )
 
 
 @fault("join_reopens_ended_session", "END-09", "MEET-01")
@@ -161,12 +173,14 @@ def _join_reopens(ref: Reference) -> None:
             doc.update(status="LIVE", ended_at=None)
             s._save_session(doc)
             return doc
+
         return start_session
 
     patch(s, "_start_session", make)
 
 
 # -- leaving and kicking ---------------------------------------------------------------------
+
 
 @fault("leave_ends_session", "LEAVE-01")
 def _leave_ends(ref: Reference) -> None:
@@ -177,6 +191,7 @@ def _leave_ends(ref: Reference) -> None:
         def leave_all(peer: Peer, reply_to: str | None = None) -> None:
             peer.connection.send({"type": "ack", "reply_to": reply_to})
             s.end_session(peer.session_id, HOST_ENDED)
+
         return leave_all
 
     patch(s, "leave", make)
@@ -197,6 +212,7 @@ def _host_leave_ends(ref: Reference) -> None:
     def make(start: Callable[..., None]) -> Callable[..., None]:
         def grace(live: Any) -> None:
             s.end_session(live.id, HOST_ENDED)
+
         return grace
 
     patch(s, "_start_host_grace", make)
@@ -224,18 +240,23 @@ def _kick_ends(ref: Reference) -> None:
         def kick_participants(scope: str, meeting_id: str, ids: list[str], custom: list[str]) -> list[Any]:
             live_doc = s.live_session_doc(scope, meeting_id)
             live = s.live.get(live_doc["id"]) if live_doc else None
-            targets = [p for p in (live.peers.values() if live else [])
-                       if p.participant["id"] in ids or p.participant["custom_participant_id"] in custom]
+            targets = [
+                p
+                for p in (live.peers.values() if live else [])
+                if p.participant["id"] in ids or p.participant["custom_participant_id"] in custom
+            ]
             if not targets:
                 return kick(scope, meeting_id, ids, custom)
             s.end_session(live_doc["id"], HOST_ENDED)
             return targets
+
         return kick_participants
 
     patch(s, "kick_participants", make)
 
 
 # -- permissions -----------------------------------------------------------------------------
+
 
 def _as_host(peer: Peer) -> Peer:
 
@@ -246,7 +267,11 @@ def _as_host(peer: Peer) -> Peer:
 @fault("kick_all_ignores_permission", "PERM-01")
 def _kick_all_ignores(ref: Reference) -> None:
     """A client kickAll works without the kick_participant permission (no 1201)."""
-    patch(ref.sessions, "client_kick_all", lambda kick_all: lambda caller, reply_to=None: kick_all(_as_host(caller), reply_to))
+    patch(
+        ref.sessions,
+        "client_kick_all",
+        lambda kick_all: lambda caller, reply_to=None: kick_all(_as_host(caller), reply_to),
+    )
 
 
 @fault("permission_flag_always_true", "PERM-02")
@@ -258,7 +283,11 @@ def _flag_true(ref: Reference) -> None:
 @fault("kick_ignores_permission", "PERM-03")
 def _kick_ignores(ref: Reference) -> None:
     """A client kick works without the kick_participant permission (no 1201)."""
-    patch(ref.sessions, "client_kick", lambda kick: lambda caller, target, reply_to=None: kick(_as_host(caller), target, reply_to))
+    patch(
+        ref.sessions,
+        "client_kick",
+        lambda kick: lambda caller, target, reply_to=None: kick(_as_host(caller), target, reply_to),
+    )
 
 
 @fault("missing_token_accepted", "PERM-04")
@@ -272,18 +301,31 @@ def _missing_token(ref: Reference) -> None:
 @fault("token_permission_ignored", "PERM-04")
 def _permission_ignored(ref: Reference) -> None:
     """Tokens without the Realtime permission (or read-only ones) may do everything."""
-    patch(ref.api.tokens, "authorize", lambda authorize: lambda token, account_id, app_id, *, write: (
-        f"{account_id}/{app_id}" if (token.account_id, token.app_id) == (account_id, app_id)
-        else authorize(token, account_id, app_id, write=write)))
+    patch(
+        ref.api.tokens,
+        "authorize",
+        lambda authorize: (
+            lambda token, account_id, app_id, *, write: (
+                f"{account_id}/{app_id}"
+                if (token.account_id, token.app_id) == (account_id, app_id)
+                else authorize(token, account_id, app_id, write=write)
+            )
+        ),
+    )
 
 
 @fault("cross_account_access", "PERM-05")
 def _cross_account(ref: Reference) -> None:
     """Any valid token may read and change any account's meetings."""
-    patch(ref.api.tokens, "authorize", lambda authorize: lambda token, account_id, app_id, *, write: f"{account_id}/{app_id}")
+    patch(
+        ref.api.tokens,
+        "authorize",
+        lambda authorize: lambda token, account_id, app_id, *, write: f"{account_id}/{app_id}",
+    )
 
 
 # -- meeting vs session ----------------------------------------------------------------------
+
 
 @fault("end_deactivates_meeting", "MEET-01", "CLASS-05")
 def _end_deactivates(ref: Reference) -> None:
@@ -299,6 +341,7 @@ def _end_deactivates(ref: Reference) -> None:
                 meeting["status"] = "INACTIVE"
                 s.storage.put("meetings", meeting, scope=meeting["scope"])
             return removed
+
         return end_session
 
     patch(s, "end_session", make)
@@ -314,10 +357,15 @@ def _inactive_ignored(ref: Reference) -> None:
 def _invalid_status(ref: Reference) -> None:
     """PATCH meeting accepts any status value (and any body) without validation."""
     validator = ref.api.validator
-    patch(validator, "body", lambda body: lambda op, value, *, present: None if op == "updateMeeting" else body(op, value, present=present))
+    patch(
+        validator,
+        "body",
+        lambda body: lambda op, value, *, present: None if op == "updateMeeting" else body(op, value, present=present),
+    )
 
 
 # -- classroom -------------------------------------------------------------------------------
+
 
 @fault("host_grace_never_fires", "CLASS-01")
 def _grace_never(ref: Reference) -> None:
@@ -344,6 +392,7 @@ def _return_ignored(ref: Reference) -> None:
 
                 s.scheduler.call_at(key, due, expire)
             return peer
+
         return join_keeping_timer
 
     patch(s, "join", make)
@@ -364,6 +413,7 @@ def _grace_reset(ref: Reference) -> None:
             peer = join(participant, connection, reply_to)
             restart(peer.session_id)
             return peer
+
         return join_and_restart
 
     def make_leave(leave: Callable[..., None]) -> Callable[..., None]:
@@ -371,6 +421,7 @@ def _grace_reset(ref: Reference) -> None:
             leave(peer, reply_to)
             if not peer.is_host:
                 restart(peer.session_id)
+
         return leave_and_restart
 
     patch(s, "join", make_join)
@@ -389,12 +440,14 @@ def _rejoin_refused(ref: Reference) -> None:
             if live and (live["id"], participant["id"]) in gone:
                 raise Refused(1209, "participant has been removed", 4003)
             return join(participant, connection, reply_to)
+
         return join_once
 
     def make_leave(leave: Callable[..., None]) -> Callable[..., None]:
         def leave_and_remember(peer: Peer, reply_to: str | None = None) -> None:
             gone.add((peer.session_id, peer.participant["id"]))
             leave(peer, reply_to)
+
         return leave_and_remember
 
     patch(s, "join", make_join)
@@ -412,6 +465,7 @@ def _no_restart(ref: Reference) -> None:
             sessions = s.storage.list("sessions", scope=meeting["scope"], parent=meeting["id"])
             if sessions and all(x["status"] == "ENDED" for x in sessions):
                 raise Refused(1005, "this meeting's session has ended", 4003)
+
         return admit_unless_ended
 
     patch(s, "admit", make)

@@ -17,18 +17,27 @@ if TYPE_CHECKING:
 
 # -- webhooks --------------------------------------------------------------------------------
 
+
 @fault("webhook_filter_ignored", "WH-01")
 def _filter_ignored(ref: Reference) -> None:
     """Every enabled webhook receives every event, subscribed or not."""
     d = ref.dispatcher
-    patch(d, "subscribers", lambda subs: lambda scope, event: d.storage.list("webhooks", scope=scope, where=lambda w: w["enabled"]))
+    patch(
+        d,
+        "subscribers",
+        lambda subs: lambda scope, event: d.storage.list("webhooks", scope=scope, where=lambda w: w["enabled"]),
+    )
 
 
 @fault("disabled_webhook_delivers", "WH-01")
 def _disabled_delivers(ref: Reference) -> None:
     """A disabled webhook still receives its events."""
     d = ref.dispatcher
-    patch(d, "subscribers", lambda subs: lambda scope, event: d.storage.list("webhooks", scope=scope, where=lambda w: event in w["events"]))
+    patch(
+        d,
+        "subscribers",
+        lambda subs: lambda scope, event: d.storage.list("webhooks", scope=scope, where=lambda w: event in w["events"]),
+    )
     patch(d, "drop_pending", lambda drop: lambda webhook_id: None)
     original_attempt = d._attempt
 
@@ -59,22 +68,31 @@ def _bad_signature(ref: Reference) -> None:
 def _wrong_webhook_id(ref: Reference) -> None:
     """rtk-webhook-id carries a random id instead of the webhook's."""
     d = ref.dispatcher
-    patch(d, "delivery_headers", lambda headers: lambda webhook, row, body: {
-        **headers(webhook, row, body), "rtk-webhook-id": str(uuid.uuid4())})
+    patch(
+        d,
+        "delivery_headers",
+        lambda headers: lambda webhook, row, body: {**headers(webhook, row, body), "rtk-webhook-id": str(uuid.uuid4())},
+    )
 
 
 @fault("retry_on_4xx", "WH-03")
 def _retry_4xx(ref: Reference) -> None:
     """A receiver answering 4xx is retried like a 5xx."""
     d = ref.dispatcher
-    patch(d, "settle", lambda settle: lambda row, status: settle(row, 503 if status is not None and 400 <= status < 500 else status))
+    patch(
+        d,
+        "settle",
+        lambda settle: lambda row, status: settle(row, 503 if status is not None and 400 <= status < 500 else status),
+    )
 
 
 @fault("no_retry_on_5xx", "WH-03")
 def _no_retry_5xx(ref: Reference) -> None:
     """A receiver answering 5xx (or not answering) is given up at once."""
     d = ref.dispatcher
-    patch(d, "settle", lambda settle: lambda row, status: settle(row, 400 if status is None or status >= 500 else status))
+    patch(
+        d, "settle", lambda settle: lambda row, status: settle(row, 400 if status is None or status >= 500 else status)
+    )
 
 
 @fault("new_uuid_per_retry", "WH-04")
@@ -87,6 +105,7 @@ def _new_uuid(ref: Reference) -> None:
             settle(row, status)
             if row["state"] == "pending":
                 row["uuid"] = str(uuid.uuid4())
+
         return settle_and_rename
 
     patch(d, "settle", make)
@@ -110,7 +129,7 @@ def _ended_before_left(ref: Reference) -> None:
             for item in sorted(held, key=lambda h: h[1] != "meeting.ended"):
                 emit(*item)
             return removed
+
         return end_session
 
     patch(s, "end_session", make)
-
