@@ -184,7 +184,7 @@ def parser() -> argparse.ArgumentParser:
     st = sub.add_parser("selftest", help="prove every check can fail: run the suite against each fault")
     st.add_argument("--fault", action="append", help="only this fault (repeatable)")
     st.add_argument("--full", action="store_true", help="run every check against every fault")
-    st.add_argument("--parallel", type=int, default=2)
+    st.add_argument("--parallel", type=int, default=3, help="runs at once (they mostly wait on the target)")
     st.set_defaults(func=_selftest)
 
     faults = sub.add_parser("faults", help="list the reference implementation's faults")

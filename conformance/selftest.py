@@ -45,6 +45,7 @@ def _one(fault: Fault | None, full: bool, reports: Path) -> RunOutcome:
         },
         requirements=[] if (full or fault is None) else list(fault.requirements),
         faults=[fault.name] if fault else [],
+        phases=[] if (full or fault is None) else [fault.phase],
         workers=1,
         quiet=True,
     )

@@ -25,6 +25,9 @@ class Fault:
     requirements: tuple[str, ...]
     description: str
     apply: Callable[[Reference], None]
+    # The run phase whose checks are meant to catch it (the selftest runs just that phase
+    # unless --full): a fault in faults/fuzz.py is the fuzz phase's, and so on.
+    phase: str = "scenarios"
 
 
 FAULTS: dict[str, Fault] = {}
@@ -33,7 +36,8 @@ FAULTS: dict[str, Fault] = {}
 def fault(name: str, *requirements: str) -> Callable[[Callable[[Reference], None]], Callable[[Reference], None]]:
     def register(fn: Callable[[Reference], None]) -> Callable[[Reference], None]:
         doc = " ".join((fn.__doc__ or "").split())
-        FAULTS[name] = Fault(name, requirements, doc, fn)
+        area = fn.__module__.rsplit(".", 1)[-1]
+        FAULTS[name] = Fault(name, requirements, doc, fn, area if area in ("fuzz", "contracts") else "scenarios")
         return fn
 
     return register
