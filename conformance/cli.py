@@ -97,6 +97,14 @@ def _run(args: argparse.Namespace) -> int:
         text, code = list_checks(request)
         print(text)
         return code
+    if args.repeat > 1:
+        from conformance.config import load_config
+        from conformance.flake import repeat
+
+        base = load_config(request.config_path, os.environ, request.overrides).run_id
+        report = repeat(request, args.repeat, base)
+        print(report.summary())
+        return report.exit_code
     outcome = run(request)
     print(summary(outcome))
     return outcome.exit_code
@@ -164,6 +172,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--reference-fault", action="append", help="embedded reference only: switch a fault on")
     run.add_argument("--phase", action="append", help="only this phase: scenarios, fuzz, contracts (repeatable)")
     run.add_argument("--workers", type=int, default=None, help="parallel test processes")
+    run.add_argument(
+        "--repeat", type=int, default=1, help="flake gate: run N times in random orders, report checks that flip"
+    )
     run.add_argument("--seed", type=int, help="fuzz phase: replay this seed (printed by every run)")
     run.add_argument("--fuzz-examples", type=int, metavar="N", help="fuzz phase: generated cases per operation")
     run.add_argument("--fuzz-time", type=float, metavar="S", help="fuzz phase: keep fuzzing for S seconds")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ import pytest
 import pytest_asyncio
 
 from conformance import catalogue
+from conformance.client import TargetDown
 from conformance.errors import CheckNotRunnable, ImplementationFailed, SuiteCouldNotRun
 
 RESULT_KEY = "rtkc-result"
@@ -39,6 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--rtkc-requirements", default=None, help="comma-separated requirement IDs to run")
     group.addoption("--rtkc-profiles", default=None, help="comma-separated profiles (overrides the config)")
     group.addoption("--rtkc-collected", default=None, help="write the selected checks here as JSON lines (--list)")
+    group.addoption("--rtkc-shuffle", type=int, default=None, help="run the checks in a random order from this seed")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -65,7 +68,12 @@ def _claimed_profiles(config: pytest.Config) -> tuple[str, ...]:
     return cached
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    seed = config.getoption("--rtkc-shuffle")
+    if seed is not None:
+        # The flake gate: the same checks in another order must give the same outcomes.
+        random.Random(seed).shuffle(items)
     checks = [item for item in items if item.get_closest_marker("requirement")]
     if not checks:
         return
@@ -131,6 +139,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if not decisive:
         return
     result, message = classify(call.excinfo if report.failed else None, report.skipped)
+    if call.excinfo is not None and isinstance(call.excinfo.value, TargetDown):
+        # The target stopped answering: stop here with one clear reason, not a hundred errors.
+        item.session.shouldstop = str(call.excinfo.value)
     known = catalogue.load()
     if result == "fail" and all(not known[rid].gating for rid in ids):
         result = "warning"

@@ -49,6 +49,7 @@ class RunRequest:
     expect: Path | None = None  # expectation file (conformance/expectations.py)
     rerun_failed: Path | None = None  # an earlier run folder: run only its checks that did not pass
     compare: Path | None = None  # an earlier run folder to compare with; default: reports/latest
+    shuffle_seed: int | None = None  # run the checks in a random order (the flake gate)
 
 
 @dataclass
@@ -101,6 +102,8 @@ def pytest_command(
         args += ["--rtkc-requirements", ",".join(request.requirements)]
     for fault in request.faults:
         args += ["--rtkc-reference-fault", fault]
+    if request.shuffle_seed is not None:
+        args += ["--rtkc-shuffle", str(request.shuffle_seed)]
     if workers > 1:
         args += ["-n", str(workers)]
     return args
