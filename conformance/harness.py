@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.client import ApiClient
+from conformance.client import ApiClient, ApiResponse
 from conformance.config import RunConfig
 from conformance.drivers.base import Participant, ParticipantDriver
 from conformance.errors import CheckNotRunnable, ConfigError, UnexpectedResponse
@@ -38,6 +38,21 @@ HOST_PERMISSIONS = {
     "show_participant_list": True,
 }
 PARTICIPANT_PERMISSIONS = {"kick_participant": False, "show_participant_list": True}
+
+
+def created(response: ApiResponse, doing: str) -> dict[str, Any]:
+    """The resource a create answered with: 201 and `{success: true, data: {id, ...}}`.
+
+    Anything else (garbage, another shape) is the implementation's failure, said plainly.
+    """
+    response.expect(201, doing)
+    data = response.data
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        raise UnexpectedResponse(
+            f"{doing}: a 201 must carry {{success: true, data: {{id, ...}}}}, got {response.body_excerpt()}",
+            exchange_id=response.exchange_id,
+        )
+    return data
 
 
 @dataclass
@@ -120,8 +135,7 @@ class Harness:
             worker = os.environ.get("PYTEST_XDIST_WORKER", "")
             name = f"{run}-{worker + '-' if worker else ''}{role}"
             response = await self.api.create_preset(name, permissions)
-            response.expect(201, f"create the suite's {role} preset")
-            self.ledger.presets.append(response.data["id"])
+            self.ledger.presets.append(created(response, f"create the suite's {role} preset")["id"])
             if role == "host":
                 self.host_preset = name
             else:
@@ -179,8 +193,7 @@ class Scenario:
     async def meeting(self, **fields: Any) -> dict[str, Any]:
         fields.setdefault("title", f"{self.harness.tag} {self.name}"[:255])
         response = await self.api.create_meeting(**fields)
-        response.expect(201, "create a meeting for this scenario")
-        meeting = response.data
+        meeting = created(response, "create a meeting for this scenario")
         self._meetings.append(meeting["id"])
         self.harness.ledger.meetings.append(meeting["id"])
         return meeting
@@ -189,12 +202,12 @@ class Scenario:
         preset = self.harness.host_preset if role == "host" else self.harness.participant_preset
         custom_id = f"{self.harness.tag}-{role}-{next(self._seq)}"
         response = await self.api.add_participant(meeting_id, custom_id, preset, name=f"{role} {custom_id}")
-        response.expect(201, f"add a {role} to the meeting")
-        token = response.data.get("token")
+        participant = created(response, f"add a {role} to the meeting")
+        token = participant.get("token")
         if not isinstance(token, str) or not token:
-            raise UnexpectedResponse("add participant: the response carries no token")
+            raise UnexpectedResponse("add participant: the response carries no token", exchange_id=response.exchange_id)
         self.harness.redactor.add(token)
-        return Seat(response.data["id"], custom_id, token, role)
+        return Seat(participant["id"], custom_id, token, role)
 
     async def client(self, role: str = "participant") -> Participant:
         participant = await self.harness.driver.participant(self.harness.label(role))
@@ -222,10 +235,10 @@ class Scenario:
         response = await self.api.create_webhook(
             f"{self.harness.tag} {self.name}"[:255], channel.url, events, enabled=enabled
         )
-        response.expect(201, "register a webhook")
-        self._webhooks.append(response.data["id"])
-        self.harness.ledger.webhooks.append(response.data["id"])
-        return response.data, channel
+        webhook = created(response, "register a webhook")
+        self._webhooks.append(webhook["id"])
+        self.harness.ledger.webhooks.append(webhook["id"])
+        return webhook, channel
 
     def require_receiver(self) -> WebhookReceiver:
         if self.harness.receiver is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile import Always500, Hangs, closed_port_url
+from tests.hostile import Always429, Always500, Garbage, Hangs, Resets, TruncatedJson, WrongContentType, closed_port_url
 
 
 def conformance(
@@ -73,8 +73,22 @@ def test_a_run_against_a_fault_fails_with_exit_1_naming_the_requirement(tmp_path
         (None, {2}, "cannot connect"),
         (Always500, {1}, "500"),
         (Hangs, {1, 2}, "within"),
+        (Resets, {2}, "connection"),
+        (Garbage, {1}, "201"),
+        (WrongContentType, {1}, "201"),
+        (TruncatedJson, {1, 2}, "preset"),
+        (Always429, {1}, "429"),
     ],
-    ids=["unreachable", "answers-500", "hangs"],
+    ids=[
+        "unreachable",
+        "answers-500",
+        "hangs",
+        "resets",
+        "garbage",
+        "wrong-content-type",
+        "truncated-json",
+        "always-429",
+    ],
 )
 def test_a_broken_target_ends_in_time_with_a_clear_reason(tmp_path: Path, target, codes, says):
     started = time.monotonic()
@@ -89,3 +103,30 @@ def test_a_broken_target_ends_in_time_with_a_clear_reason(tmp_path: Path, target
     assert says in done.stdout, done.stdout[-2000:]
     assert elapsed < 120
     assert "canary-admin-token-0001" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("fault", "requirement", "says"),
+    [("websocket_dropped_after_join", "END-02", "disconnected"), ("webhooks_delivered_late", "END-08", "within")],
+    ids=["websockets-drop-mid-session", "webhooks-late"],
+)
+def test_a_flaky_target_fails_the_requirement_in_time_and_leaves_nothing_behind(tmp_path, fault, requirement, says):
+    started = time.monotonic()
+    done = conformance(
+        "run",
+        "--reports-dir",
+        str(tmp_path),
+        "--reference-fault",
+        fault,
+        "--requirement",
+        requirement,
+        "--phase",
+        "scenarios",
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout[-3000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith(requirement))
+    assert "FAIL" in line and says in line, line
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "left behind on the target" not in done.stdout
+    assert time.monotonic() - started < 120

@@ -469,3 +469,18 @@ def _no_restart(ref: Reference) -> None:
         return admit_unless_ended
 
     patch(s, "admit", make)
+
+
+@fault("websocket_dropped_after_join", "END-02", "LEAVE-01")
+def _drop_after_join(ref: Reference) -> None:
+    """Every participant's WebSocket is dropped right after it joined (a flaky realtime edge)."""
+
+    def make(join: Callable[..., Any]) -> Callable[..., Any]:
+        def join_then_drop(participant: dict[str, Any], connection: Any, reply_to: str | None = None) -> Any:
+            peer = join(participant, connection, reply_to)
+            connection.close(1011)  # queued after roomJoined: the client sees it join, then lose the link
+            return peer
+
+        return join_then_drop
+
+    patch(ref.sessions, "join", make)

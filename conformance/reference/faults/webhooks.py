@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -133,3 +134,16 @@ def _ended_before_left(ref: Reference) -> None:
         return end_session
 
     patch(s, "end_session", make)
+
+
+@fault("webhooks_delivered_late", "END-08", "WH-02")
+def _late(ref: Reference) -> None:
+    """Every webhook delivery waits 30 s before it is sent (far past any receiver's patience)."""
+    d = ref.dispatcher
+    attempt = d._attempt
+
+    async def late_attempt(webhook_id: str, row: dict[str, Any]) -> None:
+        await asyncio.sleep(30)  # the fault: a stuck delivery queue
+        await attempt(webhook_id, row)
+
+    d._attempt = late_attempt  # type: ignore[method-assign]
