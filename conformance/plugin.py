@@ -256,6 +256,7 @@ async def harness(pytestconfig: pytest.Config) -> AsyncIterator[Any]:
         await world.close()
         if embedded is not None:
             embedded.stop()
+        _write_traffic(pytestconfig, world)
         if world.ledger.left_behind:
             print("\nleft behind on the target:\n  " + "\n  ".join(world.ledger.left_behind))
 
@@ -272,3 +273,25 @@ async def scenario(harness: Any, request: pytest.FixtureRequest) -> AsyncIterato
     finally:
         await world.cleanup()
         current_check.reset(token)
+
+
+def _write_traffic(config: pytest.Config, world: Any) -> None:
+    """This process's request counts (429s apart) and leftovers, for the run summary."""
+    results = config.getoption("--rtkc-results")
+    if not results:
+        return
+    folder = Path(results).parent / "traffic"
+    folder.mkdir(parents=True, exist_ok=True)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    (folder / f"{worker}.json").write_text(
+        json.dumps(
+            {
+                "requests": world.api.stats.attempts,
+                "throttled": world.api.stats.throttled,
+                "rate_limit_waits": world.limiter.stats.waits,
+                "rate_limit_waited_seconds": round(world.limiter.stats.waited_seconds, 3),
+                "left_behind": world.ledger.left_behind,
+            }
+        ),
+        encoding="utf-8",
+    )

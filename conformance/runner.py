@@ -7,6 +7,7 @@ Tokens reach the child through its environment, never through its command line.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -288,6 +289,23 @@ def run(request: RunRequest) -> RunOutcome:
     return RunOutcome(config, verdicts, code, reason, run_dir, time.monotonic() - started, problems, published)
 
 
+def traffic_lines(run_dir: Path) -> list[str]:
+    """What the run asked of the target, 429s counted apart, and what it could not clean."""
+    requests = throttled = waits = 0
+    left: list[str] = []
+    for path in sorted((run_dir / "traffic").glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        requests += data["requests"]
+        throttled += data["throttled"]
+        waits += data["rate_limit_waits"]
+        left += data["left_behind"]
+    if not requests:
+        return []
+    lines = [f"traffic: {requests} API requests by the scenarios, {throttled} answered 429, {waits} rate-limit waits"]
+    lines += [f"left behind on the target: {item}" for item in left]
+    return lines
+
+
 def summary(outcome: RunOutcome) -> str:
     verdict = {
         0: "CONFORMANT: every claimed MUST passed",
@@ -300,6 +318,7 @@ def summary(outcome: RunOutcome) -> str:
         verdict = "NOT CONFORMANT: the expectation file has a stale or expired entry"
     lines = ["", table(outcome.verdicts), ""]
     lines += [f"expectation: {p}" for p in outcome.expectation_problems]
+    lines += traffic_lines(outcome.run_dir)
     published = outcome.published
     if published is not None:
         comparison = published.run.comparison

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -103,6 +104,8 @@ def test_a_broken_target_ends_in_time_with_a_clear_reason(tmp_path: Path, target
     assert says in done.stdout, done.stdout[-2000:]
     assert elapsed < 120
     assert "canary-admin-token-0001" not in done.stdout + done.stderr
+    if target is Always429:
+        assert re.search(r"[1-9]\d* answered 429", done.stdout), "429s must be counted apart in the summary"
 
 
 @pytest.mark.parametrize(
