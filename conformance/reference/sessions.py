@@ -300,30 +300,23 @@ class SessionService:
         self.scheduler.cancel(f"grace:{session_id}")
         left_at = self.clock.now()
         peers = list(live.peers.values())
-        for peer in peers:
+        for peer in peers:  # everyone hears first; the bookkeeping follows
             peer.connection.send({"type": "roomLeft", "state": "ended"})
             peer.connection.close()
-            self._save_peer(peer, left_at=left_at, reason="ended")
-        session_doc.update(status="ENDED", ended_at=self.clock.iso(left_at), live_participants=0)
-        self._save_session(session_doc)
-        self.recordings.stop_for_session(live.scope, session_id, "ALL_PEERS_LEFT")
-        for peer in peers:
-            self.dispatcher.emit(
-                live.scope,
-                "meeting.participantLeft",
-                {
-                    "meeting": self.meeting_payload(session_id),
-                    "participant": self._webhook_participant(peer, left_at),
-                },
-            )
-        self.dispatcher.emit(
-            live.scope,
-            "meeting.ended",
-            {
-                "meeting": self.meeting_payload(session_id),
-                "reason": reason,
-            },
-        )
+        with self.storage.batch():  # one commit for the whole end, however many were in
+            for peer in peers:
+                self._save_peer(peer, left_at=left_at, reason="ended")
+            session_doc.update(status="ENDED", ended_at=self.clock.iso(left_at), live_participants=0)
+            self._save_session(session_doc)
+            self.recordings.stop_for_session(live.scope, session_id, "ALL_PEERS_LEFT")
+            meeting = self.meeting_payload(session_id)
+            for peer in peers:
+                self.dispatcher.emit(
+                    live.scope,
+                    "meeting.participantLeft",
+                    {"meeting": meeting, "participant": self._webhook_participant(peer, left_at)},
+                )
+            self.dispatcher.emit(live.scope, "meeting.ended", {"meeting": meeting, "reason": reason})
         return len(peers)
 
     def end_meeting_session(self, scope: str, meeting_id: str) -> int:
