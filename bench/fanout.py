@@ -17,13 +17,12 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import api, reference
+from _common import ServedReference, served_api
 
 
 async def kick_all_fanout(n: int) -> float:
-    server = reference()
-    try:
-        async with api(server) as http:
+    with ServedReference() as info:
+        async with served_api(info) as http:
             meeting = (await http.post("/meetings", json={})).json()["data"]["id"]
             tokens = []
             for i in range(n):
@@ -34,7 +33,7 @@ async def kick_all_fanout(n: int) -> float:
                 tokens.append(r.json()["data"]["token"])
             sockets = []
             for i, token in enumerate(tokens):
-                ws = await connect(server.endpoints.realtime_url, max_queue=None)
+                ws = await connect(info["realtime_url"], max_queue=None)
                 await ws.send(json.dumps({"type": "join", "id": str(i), "token": token}))
                 while json.loads(await ws.recv()).get("type") != "roomJoined":
                     pass
@@ -59,8 +58,6 @@ async def kick_all_fanout(n: int) -> float:
             for ws in sockets:
                 await ws.close()
             return last - start
-    finally:
-        server.stop()
 
 
 async def plain_broadcast(n: int) -> float:
