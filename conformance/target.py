@@ -39,7 +39,9 @@ def embedded_env(server: ThreadedServer) -> dict[str, str]:
 
 # What is known of the embedded reference's timing (3 s delivery timeout, 1 s first backoff);
 # a user's own setting still wins.
-EMBEDDED_DEFAULTS = {"RTKC_WEBHOOK_RETRY_SECONDS": "10"}
+# The embedded reference has no rate limit of its own (and is not shared), so the suite's
+# budget there only slows the run down.
+EMBEDDED_DEFAULTS = {"RTKC_WEBHOOK_RETRY_SECONDS": "10", "RTKC_REQUESTS_PER_10S": "5000"}
 
 
 def start_embedded(faults: tuple[str, ...] = (), host_grace_seconds: float = 900.0) -> ThreadedServer:
