@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -35,9 +36,11 @@ def main(workers: int | None) -> None:
             f"  phase {phase:<10} {len(durations):>3} checks, {sum(durations):6.1f}s of check time "
             f"(longest {max(durations):.1f}s)"
         )
+    cores = os.cpu_count() or 1
+    busy = min(1.0, cpu / (wall * cores))
     print(
-        f"  CPU (all processes) {cpu:.1f}s over {wall:.1f}s wall on 2 cores: "
-        f"working ≈ {min(1.0, cpu / wall) * 100:.0f}% of one core, waiting ≈ {max(0.0, 1 - cpu / wall) * 100:.0f}%"
+        f"  CPU (all processes) {cpu:.1f}s over {wall:.1f}s wall on {cores} cores: "
+        f"working ≈ {busy * 100:.0f}% of the machine, waiting ≈ {(1 - busy) * 100:.0f}%"
     )
 
 
