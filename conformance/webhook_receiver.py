@@ -24,7 +24,7 @@ import secrets
 import socket
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from conformance.errors import ConfigError, TargetTimeout, UnexpectedResponse
 from conformance.evidence import MAX_BODY_CHARS, EvidenceLog, current_check
+from conformance.helper_server import HelperServer
 from conformance.redaction import Redactor
 
 __all__ = [
@@ -203,23 +204,6 @@ class Channel:
         return ", ".join(d.describe() for d in self.deliveries) or "nothing"
 
 
-class _Server(uvicorn.Server):
-    """uvicorn server that says when it is up and leaves process signals alone."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        self.ready.set()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # Ctrl-C belongs to the suite, not to this helper server.
-        yield
-
-
 class WebhookReceiver:
     def __init__(
         self,
@@ -239,7 +223,7 @@ class WebhookReceiver:
         self._default: Channel | None = None
         self._seq = itertools.count(1)
         self._public_key: rsa.RSAPublicKey | None = None
-        self._server: _Server | None = None
+        self._server: HelperServer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -286,7 +270,7 @@ class WebhookReceiver:
             ws="none",
             timeout_graceful_shutdown=1,
         )
-        self._server = _Server(config)
+        self._server = HelperServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         ready = asyncio.create_task(self._server.ready.wait())
         done, _ = await asyncio.wait(

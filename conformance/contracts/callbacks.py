@@ -18,7 +18,7 @@ import base64
 import contextlib
 import json
 import socket
-from collections.abc import Iterator, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 import uvicorn
@@ -26,24 +26,11 @@ import uvicorn
 from conformance.contracts.states import World
 from conformance.errors import ConfigError
 from conformance.evidence import current_check
+from conformance.helper_server import HelperServer
 
 Scope = MutableMapping[str, Any]
 HOST = "127.0.0.1"  # the verifier runs in this process
 MAX_BODY_BYTES = 64 * 1024
-
-
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        self.ready.set()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield  # Ctrl-C belongs to the suite
 
 
 class Callbacks:
@@ -51,7 +38,7 @@ class Callbacks:
         self.deadline = deadline_seconds
         self.world: World | None = None
         self.port: int | None = None
-        self._server: _Server | None = None
+        self._server: HelperServer | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -77,7 +64,7 @@ class Callbacks:
             ws="none",
             timeout_graceful_shutdown=1,
         )
-        self._server = _Server(config)
+        self._server = HelperServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         ready = asyncio.create_task(self._server.ready.wait())
         done, _ = await asyncio.wait({ready, self._task}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
