@@ -7,6 +7,7 @@ Tokens reach the child through its environment, never through its command line.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -19,8 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from conformance import catalogue, expectations
+from conformance.client import ApiClient
 from conformance.config import RunConfig, load_config, overrides_as_env
-from conformance.errors import ConfigError
+from conformance.errors import ConfigError, ConformanceError
+from conformance.evidence import EvidenceLog
+from conformance.ratelimit import RateLimiter
+from conformance.redaction import Redactor
+from conformance.sweep import Sweeper, SweepReport
 from conformance.verdict import Verdict, aggregate, exit_code, read_results, table
 
 # Each phase is a pytest package of checks tagged with requirement IDs; a phase whose
@@ -228,6 +234,7 @@ def run(request: RunRequest) -> RunOutcome:
     command = pytest_command(request, config, results, workers, targets)
     reason = ""
     log = (run_dir / "engine.log").open("w", encoding="utf-8") if request.quiet else None
+    sweep_target(config, "stale")
     try:
         child = subprocess.run(
             command,
@@ -244,6 +251,24 @@ def run(request: RunRequest) -> RunOutcome:
     finally:
         if log is not None:
             log.close()
+        # Whatever happened to the test process (crash, deadline, Ctrl-C), this run's
+        # resources on a configured target are retired from here.
+        cleanup = sweep_target(config, "current")
+    if cleanup is not None:
+        # Reported with the traffic: what a run leaves behind does not change its verdict.
+        (run_dir / "traffic").mkdir(exist_ok=True)
+        (run_dir / "traffic" / "sweep.json").write_text(
+            json.dumps(
+                {
+                    "requests": 0,
+                    "throttled": 0,
+                    "rate_limit_waits": 0,
+                    "left_behind": cleanup.failed,
+                    "retired": cleanup.retired,
+                }
+            ),
+            encoding="utf-8",
+        )
     only = set(request.requirements) or None
     if targets is not None:
         only = rerun_ids & only if only else rerun_ids
@@ -289,6 +314,29 @@ def run(request: RunRequest) -> RunOutcome:
     return RunOutcome(config, verdicts, code, reason, run_dir, time.monotonic() - started, problems, published)
 
 
+def sweep_target(config: RunConfig, which: str) -> SweepReport | None:
+    """Retire other runs' stale leftovers ("stale") or this run's resources ("current").
+
+    Only for a configured target: the embedded reference lives and dies with the test process.
+    """
+    if not config.target.base_url or not config.tokens.admin:
+        return None
+
+    async def sweep() -> SweepReport:
+        evidence = EvidenceLog(Redactor(config.secrets()))
+        limiter = RateLimiter(config.limits.requests_per_10s, 10.0)
+        async with ApiClient(config, evidence, limiter) as api:
+            sweeper = Sweeper(api)
+            if which == "stale":
+                return await sweeper.stale(config.run_id, config.limits.run_deadline_seconds)
+            return await sweeper.current(config.run_id)
+
+    try:
+        return asyncio.run(asyncio.wait_for(sweep(), config.limits.run_deadline_seconds))
+    except (ConformanceError, TimeoutError) as error:
+        return SweepReport(failed=[f"cleanup sweep could not run: {error}"])
+
+
 def traffic_lines(run_dir: Path) -> list[str]:
     """What the run asked of the target, 429s counted apart, and what it could not clean."""
     requests = throttled = waits = 0
@@ -299,7 +347,7 @@ def traffic_lines(run_dir: Path) -> list[str]:
         throttled += data["throttled"]
         waits += data["rate_limit_waits"]
         left += data["left_behind"]
-    if not requests:
+    if not requests and not left:
         return []
     lines = [f"traffic: {requests} API requests by the scenarios, {throttled} answered 429, {waits} rate-limit waits"]
     lines += [f"left behind on the target: {item}" for item in left]

@@ -75,3 +75,47 @@ async def test_before_a_run_only_stale_leftovers_of_other_runs_are_retired(api):
     assert await state(api, current) == ("ACTIVE", 200, 200)
     assert await state(api, not_ours) == ("ACTIVE", 200, 200)
     assert not report.failed
+
+
+def test_a_run_against_a_configured_target_retires_everything_tagged_with_it(server, tmp_path):
+    """Whatever the test process did, the runner sweeps the run's tag on the target afterwards."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    creds = server.reference.settings.credentials
+    prefix = f"{server.endpoints.base_url}/accounts/{creds.account_id}/realtime/kit/{creds.app_id}"
+    headers = {"authorization": f"Bearer {creds.admin_token}"}
+    leftover = httpx.post(f"{prefix}/meetings", json={"title": "rtkc-sweeprun crashed before"}, headers=headers)
+    bystander = httpx.post(f"{prefix}/meetings", json={"title": "rtkc-someone-else live"}, headers=headers)
+    env = {**os.environ, **embedded_env(server), "RTKC_RUN_ID": "rtkc-sweeprun", "RTKC_TIME_CONTROL": "none"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "conformance.cli",
+            "run",
+            "--requirement",
+            "END-01",
+            "--phase",
+            "scenarios",
+            "--workers",
+            "1",
+            "--reports-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    status = {
+        m["title"]: m["status"]
+        for m in httpx.get(f"{prefix}/meetings", params={"per_page": 100}, headers=headers).json()["data"]
+    }
+    assert status[leftover.json()["data"]["title"]] == "INACTIVE"
+    assert status[bystander.json()["data"]["title"]] == "ACTIVE"
