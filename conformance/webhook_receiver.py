@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import itertools
 import json
 import re
@@ -30,7 +29,6 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-import uvicorn
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -224,7 +222,6 @@ class WebhookReceiver:
         self._seq = itertools.count(1)
         self._public_key: rsa.RSAPublicKey | None = None
         self._server: HelperServer | None = None
-        self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     async def __aenter__(self) -> WebhookReceiver:
@@ -261,44 +258,17 @@ class WebhookReceiver:
         if self.public_url is None:
             self.public_url = f"http://{_url_host(host)}:{self.port}"
 
-        config = uvicorn.Config(
-            self._app,
-            interface="asgi3",  # a bound method fools uvicorn's ASGI2/3 guess
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            ws="none",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = HelperServer(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        ready = asyncio.create_task(self._server.ready.wait())
-        done, _ = await asyncio.wait(
-            {ready, self._task},
-            timeout=STARTUP_TIMEOUT_SECONDS,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-        if ready not in done:
-            ready.cancel()
-            await self.stop()
+        self._server = await HelperServer.launch(self._app, sock, STARTUP_TIMEOUT_SECONDS)
+        if self._server is None:
             raise ConfigError(f"webhook receiver on {self.listen} did not start")
 
     async def stop(self) -> None:
         """Stop serving; returns within about STOP_TIMEOUT_SECONDS whatever is in flight."""
-        if self._server is None or self._task is None:
+        if self._server is None:
             return
         self._stopping.set()  # ends any stalled answers now
-        self._server.should_exit = True
-        done, _ = await asyncio.wait({self._task}, timeout=STOP_TIMEOUT_SECONDS)
-        if not done:
-            self._server.force_exit = True
-            self._task.cancel()
-        # Collect the outcome so a crashed server is not reported as "never retrieved";
-        # a receiver that failed is stopped all the same.
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._task
+        await self._server.halt(STOP_TIMEOUT_SECONDS)
         self._server = None
-        self._task = None
 
     # -- channels and keys ----------------------------------------------------------------
 

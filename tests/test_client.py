@@ -7,13 +7,12 @@ import contextlib
 import json
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -28,6 +27,7 @@ from conformance.errors import (
     UnexpectedResponse,
 )
 from conformance.evidence import EvidenceLog, curl
+from conformance.helper_server import HelperServer
 from conformance.ratelimit import RateLimiter
 from conformance.redaction import Redactor
 
@@ -58,20 +58,6 @@ def make_client(
 # -- a real server on a real socket --------------------------------------------------------
 
 
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        self.ready.set()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @contextlib.asynccontextmanager
 async def serve(app: Starlette) -> AsyncIterator[str]:
     sock = socket.socket()
@@ -79,14 +65,12 @@ async def serve(app: Starlette) -> AsyncIterator[str]:
     sock.listen()
     sock.setblocking(False)
     port = sock.getsockname()[1]
-    server = _Server(uvicorn.Config(app, lifespan="off", log_level="warning", ws="none"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    await asyncio.wait_for(server.ready.wait(), 5)
+    server = await HelperServer.launch(app, sock, 5)
+    assert server is not None, "the test server did not start"
     try:
         yield f"http://127.0.0.1:{port}/client/v4"
     finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 5)
+        await server.halt(5)
 
 
 def api_app() -> Starlette:

@@ -21,8 +21,6 @@ import socket
 from collections.abc import MutableMapping
 from typing import Any
 
-import uvicorn
-
 from conformance.contracts.states import World
 from conformance.errors import ConfigError
 from conformance.evidence import current_check
@@ -39,7 +37,6 @@ class Callbacks:
         self.world: World | None = None
         self.port: int | None = None
         self._server: HelperServer | None = None
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def host(self) -> str:
@@ -50,39 +47,19 @@ class Callbacks:
         return f"http://{HOST}:{self.port}/state"
 
     async def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # Nagle off
         sock.bind((HOST, 0))
         sock.listen(16)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app,
-            interface="asgi3",
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            ws="none",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = HelperServer(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        ready = asyncio.create_task(self._server.ready.wait())
-        done, _ = await asyncio.wait({ready, self._task}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
-        if ready not in done:
-            ready.cancel()
-            await self.stop()
+        self._server = await HelperServer.launch(self._app, sock, 5)
+        if self._server is None:
             raise ConfigError("the pact verifier's callback endpoint did not start")
 
     async def stop(self) -> None:
-        if self._server is None or self._task is None:
-            return
-        self._server.should_exit = True
-        done, _ = await asyncio.wait({self._task}, timeout=3)
-        if not done:
-            self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._task
-        self._server = self._task = None
+        if self._server is not None:
+            await self._server.halt(3)
+        self._server = None
 
     # -- the app ------------------------------------------------------------------------------
 
