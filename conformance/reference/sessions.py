@@ -71,6 +71,7 @@ class Peer:
     preset: Doc
     connection: Connection
     joined_at: float
+    joined_iso: str  # formatted once: a kick-all writes it for every peer
 
     @property
     def is_host(self) -> bool:
@@ -163,7 +164,17 @@ class SessionService:
         if session_doc is None:
             session_doc = self._start_session(scope, meeting)
         live = self.live.setdefault(session_doc["id"], LiveSession(session_doc["id"], scope, meeting["id"]))
-        peer = Peer(str(uuid.uuid4()), session_doc["id"], scope, participant, preset, connection, self.clock.now())
+        joined_at = self.clock.now()
+        peer = Peer(
+            str(uuid.uuid4()),
+            session_doc["id"],
+            scope,
+            participant,
+            preset,
+            connection,
+            joined_at,
+            self.clock.iso(joined_at),
+        )
 
         self.scheduler.cancel(f"keepalive:{live.id}")
         if peer.is_host:
@@ -261,7 +272,7 @@ class SessionService:
             "meeting.participantLeft",
             {
                 "meeting": self.meeting_payload(live.id),
-                "participant": self._webhook_participant(peer, left_at),
+                "participant": self._webhook_participant(peer, self.clock.iso(left_at)),
             },
         )
         if peer.is_host and not any(p.is_host for p in live.peers.values()):
@@ -304,9 +315,14 @@ class SessionService:
             peer.connection.send({"type": "roomLeft", "state": "ended"})
             peer.connection.close()
         with self.storage.batch():  # one commit for the whole end, however many were in
-            for peer in peers:
-                self._save_peer(peer, left_at=left_at, reason="ended")
-            session_doc.update(status="ENDED", ended_at=self.clock.iso(left_at), live_participants=0)
+            left_iso = self.clock.iso(left_at)
+            self.storage.put_many(
+                "peers",
+                [self._peer_doc(peer, left_at, left_iso, "ended") for peer in peers],
+                scope=live.scope,
+                parent=session_id,
+            )
+            session_doc.update(status="ENDED", ended_at=left_iso, live_participants=0)
             self._save_session(session_doc)
             self.recordings.stop_for_session(live.scope, session_id, "ALL_PEERS_LEFT")
             meeting = self.meeting_payload(session_id)
@@ -314,7 +330,7 @@ class SessionService:
                 self.dispatcher.emit(
                     live.scope,
                     "meeting.participantLeft",
-                    {"meeting": meeting, "participant": self._webhook_participant(peer, left_at)},
+                    {"meeting": meeting, "participant": self._webhook_participant(peer, left_iso)},
                 )
             self.dispatcher.emit(live.scope, "meeting.ended", {"meeting": meeting, "reason": reason})
         return len(peers)
@@ -406,36 +422,36 @@ class SessionService:
         self.storage.put("sessions", doc, scope=doc["scope"], parent=doc["associated_id"])
 
     def _minutes(self, session_id: str) -> float:
-        total = 0.0
-        for peer_doc in self.storage.list("peers", parent=session_id):
-            total += peer_doc.get("duration") or 0.0
-        return round(total, 3)
+        return round(self.storage.total("peers", "duration", parent=session_id), 3)
 
     def _save_peer(self, peer: Peer, *, left_at: float | None, reason: str | None) -> None:
-        existing = self.storage.get("peers", peer.id) or {}
-        doc = {
+        left_iso = self.clock.iso(left_at) if left_at is not None else None
+        doc = self._peer_doc(peer, left_at, left_iso, reason)
+        self.storage.put("peers", doc, scope=peer.scope, parent=peer.session_id)
+
+    def _peer_doc(self, peer: Peer, left_at: float | None, left_iso: str | None, reason: str | None) -> Doc:
+        return {
             "id": peer.id,
             "user_id": peer.participant["id"],
             "custom_participant_id": peer.participant["custom_participant_id"],
             "display_name": peer.participant.get("name"),
             "preset_name": peer.preset["name"],
-            "joined_at": self.clock.iso(peer.joined_at),
-            "left_at": self.clock.iso(left_at) if left_at is not None else None,
+            "joined_at": peer.joined_iso,
+            "left_at": left_iso,
             "duration": round((left_at - peer.joined_at) / 60, 3) if left_at is not None else 0,
-            "created_at": existing.get("created_at", self.clock.iso(peer.joined_at)),
-            "updated_at": self.clock.iso(),
+            "created_at": peer.joined_iso,  # a peer row is written first when it joins
+            "updated_at": left_iso or peer.joined_iso,
             "left_reason": reason,
         }
-        self.storage.put("peers", doc, scope=peer.scope, parent=peer.session_id)
 
-    def _webhook_participant(self, peer: Peer, left_at: float | None) -> dict[str, Any]:
+    def _webhook_participant(self, peer: Peer, left_iso: str | None) -> dict[str, Any]:
         data = {
             "peerId": peer.id,
             "userDisplayName": peer.participant.get("name"),
             "customParticipantId": peer.participant["custom_participant_id"],
             "clientSpecificId": peer.participant["custom_participant_id"],
-            "joinedAt": self.clock.iso(peer.joined_at),
+            "joinedAt": peer.joined_iso,
         }
-        if left_at is not None:
-            data["leftAt"] = self.clock.iso(left_at)
+        if left_iso is not None:
+            data["leftAt"] = left_iso
         return data

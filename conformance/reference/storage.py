@@ -37,6 +37,7 @@ class Storage:
         self.path = str(path)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
+        self._versions = dict.fromkeys(TABLES, 0)
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
@@ -47,6 +48,7 @@ class Storage:
                 " doc TEXT NOT NULL)"
             )
             self._db.execute(f"CREATE INDEX IF NOT EXISTS {table}_scope ON {table}(scope, parent)")
+            self._db.execute(f"CREATE INDEX IF NOT EXISTS {table}_seq ON {table}(seq)")  # MAX(seq) on insert
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -67,13 +69,25 @@ class Storage:
     def put(self, table: str, doc: Doc, *, scope: str, parent: str | None = None) -> Doc:
         """Insert or replace; `seq` keeps creation order stable across updates."""
         with self._lock:
-            row = self._db.execute(f"SELECT seq FROM {table} WHERE id = ?", (doc["id"],)).fetchone()
-            seq = row[0] if row else self._db.execute(f"SELECT COALESCE(MAX(seq), 0) + 1 FROM {table}").fetchone()[0]
-            self._db.execute(
-                f"INSERT OR REPLACE INTO {table} (id, scope, parent, seq, doc) VALUES (?, ?, ?, ?, ?)",
-                (doc["id"], scope, parent, seq, json.dumps(doc, separators=(",", ":"))),
-            )
+            self._db.execute(self._upsert(table), (doc["id"], scope, parent, json.dumps(doc, separators=(",", ":"))))
+            self._versions[table] += 1
         return doc
+
+    def put_many(self, table: str, docs: list[Doc], *, scope: str, parent: str | None = None) -> None:
+        """`put` for many documents in one statement: a kick-all writes a row per participant."""
+        rows = [(d["id"], scope, parent, json.dumps(d, separators=(",", ":"))) for d in docs]
+        with self._lock:
+            self._db.executemany(self._upsert(table), rows)
+            self._versions[table] += 1
+
+    @staticmethod
+    def _upsert(table: str) -> str:
+        # One statement: a new row takes the next seq, an existing one keeps its own.
+        return (
+            f"INSERT INTO {table} (id, scope, parent, seq, doc)"
+            f" VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(seq), 0) + 1 FROM {table}), ?4)"
+            " ON CONFLICT(id) DO UPDATE SET scope = excluded.scope, parent = excluded.parent, doc = excluded.doc"
+        )
 
     def get(self, table: str, id_: str, *, scope: str | None = None) -> Doc | None:
         sql = f"SELECT doc FROM {table} WHERE id = ?"
@@ -88,6 +102,11 @@ class Storage:
     def delete(self, table: str, id_: str) -> None:
         with self._lock:
             self._db.execute(f"DELETE FROM {table} WHERE id = ?", (id_,))
+            self._versions[table] += 1
+
+    def version(self, table: str) -> int:
+        """Changes whenever the table is written: lets a reader cache what it derived from it."""
+        return self._versions[table]
 
     def list(
         self,
@@ -112,6 +131,14 @@ class Storage:
             rows = self._db.execute(sql, args).fetchall()
         docs = (json.loads(r[0]) for r in rows)
         return [d for d in docs if where is None or where(d)]
+
+    def total(self, table: str, key: str, *, parent: str) -> float:
+        """The sum of one numeric field over a parent's documents, added up inside SQLite."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT COALESCE(SUM(json_extract(doc, ?)), 0) FROM {table} WHERE parent = ?", (f"$.{key}", parent)
+            ).fetchone()
+        return float(row[0])
 
     def iter_all(self, table: str) -> Iterator[Doc]:
         yield from self.list(table)

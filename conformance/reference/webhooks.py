@@ -79,15 +79,28 @@ class WebhookDispatcher:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._wake: dict[str, asyncio.Event] = {}
         self._http: httpx.AsyncClient | None = None
+        self._subscribers: dict[tuple[str, str], list[Doc]] = {}
+        self._subscribers_version = -1
 
     # -- producing -------------------------------------------------------------------------
 
     def subscribers(self, scope: str, event: str) -> list[Doc]:
-        return self.storage.list("webhooks", scope=scope, where=lambda w: w["enabled"] and event in w["events"])
+        # Cached until the webhooks table changes: a kick-all asks once per participant.
+        version = self.storage.version("webhooks")
+        if version != self._subscribers_version:
+            self._subscribers.clear()
+            self._subscribers_version = version
+        key = (scope, event)
+        if key not in self._subscribers:
+            self._subscribers[key] = self.storage.list(
+                "webhooks", scope=scope, where=lambda w: w["enabled"] and event in w["events"]
+            )
+        return self._subscribers[key]
 
     def emit(self, scope: str, event: str, payload: dict[str, Any]) -> None:
-        body = json.dumps({"event": event, **payload}, separators=(",", ":"))
-        for webhook in self.subscribers(scope, event):
+        subscribers = self.subscribers(scope, event)
+        body = json.dumps({"event": event, **payload}, separators=(",", ":")) if subscribers else ""
+        for webhook in subscribers:
             row = {
                 "id": str(uuid.uuid4()),
                 "webhook_id": webhook["id"],
