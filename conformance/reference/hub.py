@@ -1,8 +1,9 @@
 """The realtime WebSocket endpoint: speaks openapi/realtime-protocol.md for each participant.
 
-Outbound messages go through a per-connection queue drained by one writer task, so the
-state machine can "send" without awaiting (keeping each state change atomic) and messages
-reach each client in the order they were decided.
+The state machine "sends" without awaiting, so each state change stays atomic. A message
+is written to the socket at once when the server offers `rtkc.send_text_now` (ws_protocol.py)
+and nothing queued is waiting before it; otherwise it joins a per-connection queue drained by
+one writer task. Either way messages reach each client in the order they were decided.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from conformance.reference.sessions import Peer, Refused, SessionService
 from conformance.reference.storage import Storage
 from conformance.reference.validation import strict_json
+from conformance.reference.ws_protocol import SEND_TEXT_NOW
 
 log = logging.getLogger("conformance.reference.hub")
 
@@ -41,27 +43,51 @@ class WsConnection:
         self.websocket = websocket
         self.queue: asyncio.Queue[dict[str, Any] | _Close] = asyncio.Queue()
         self.closed = asyncio.Event()
+        self._send_now = websocket.scope.get("extensions", {}).get(SEND_TEXT_NOW)
+        self._waiting = 0  # queued and not yet written: a direct write must not overtake them
 
     def send(self, message: dict[str, Any]) -> None:
-        if not self.closed.is_set():
-            self.queue.put_nowait(message)
+        if self.closed.is_set():
+            return
+        if self._waiting == 0 and self._send_now is not None and self._send_now(_encode(message)):
+            return
+        self._enqueue(message)
 
     def close(self, code: int = 1000) -> None:
-        self.queue.put_nowait(_Close(code))
+        self._enqueue(_Close(code))
+
+    def _enqueue(self, item: dict[str, Any] | _Close) -> None:
+        self._waiting += 1
+        self.queue.put_nowait(item)
 
     async def write(self) -> None:
         try:
             while True:
                 item = await self.queue.get()
+                try:
+                    await self._write(item)
+                finally:
+                    self._waiting -= 1
                 if isinstance(item, _Close):
-                    if self.websocket.application_state == WebSocketState.CONNECTED:
-                        await self.websocket.close(item.code)
                     return
-                await self.websocket.send_text(json.dumps(item, separators=(",", ":")))
         except (WebSocketDisconnect, RuntimeError, OSError):
             return  # the client went away: nothing more to write
         finally:
             self.closed.set()
+
+    async def _write(self, item: dict[str, Any] | _Close) -> None:
+        if isinstance(item, _Close):
+            # A kick-all closes every connection at once: let every peer's roomLeft go out
+            # before any of the close handshakes, which nobody is waiting on.
+            await asyncio.sleep(0)
+            if self.websocket.application_state == WebSocketState.CONNECTED:
+                await self.websocket.close(item.code)
+        else:
+            await self.websocket.send_text(_encode(item))
+
+
+def _encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"))
 
 
 class RealtimeHub:
