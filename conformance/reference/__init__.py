@@ -7,10 +7,11 @@ Split by concern (read in this order):
   validation.py request validation against openapi/realtimekit.yaml itself
   sessions.py   the meeting/session state machine: join, leave, kick, end, timers
   hub.py        the realtime WebSocket protocol (openapi/realtime-protocol.md)
+  ws_protocol.py uvicorn's WebSocket protocol plus writing a frame at once (the kick-all fan-out)
   webhooks.py   signed webhook delivery through a durable outbox
   recordings.py recording lifecycle
   routes.py     the REST routes
   app.py        wires it all into one Starlette app
   server.py     runs it (uvicorn), in a thread or as `conformance serve`
-  faults.py     deliberately broken behaviours, swapped in from outside (kept apart on purpose)
+  faults/       deliberately broken behaviours, swapped in from outside (kept apart on purpose)
 """
