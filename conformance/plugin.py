@@ -42,6 +42,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--rtkc-profiles", default=None, help="comma-separated profiles (overrides the config)")
     group.addoption("--rtkc-collected", default=None, help="write the selected checks here as JSON lines (--list)")
     group.addoption("--rtkc-shuffle", type=int, default=None, help="run the checks in a random order from this seed")
+    group.addoption(
+        "--rtkc-campaign-first",
+        action="store_true",
+        help="under xdist, give the fuzz campaign a worker before anything else (scheduling.py)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -66,6 +71,15 @@ def _claimed_profiles(config: pytest.Config) -> tuple[str, ...]:
         cached = load_config(Path(path) if path else None, os.environ, _overrides(config)).target.profiles
         config._rtkc_profiles = cached  # type: ignore[attr-defined]
     return cached
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    if not config.getoption("--rtkc-campaign-first"):
+        return None  # anyone else's pytest run keeps its own scheduling
+    from conformance.scheduling import CampaignFirstScheduling
+
+    return CampaignFirstScheduling(config, log)
 
 
 @pytest.hookimpl(tryfirst=True)

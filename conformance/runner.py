@@ -112,7 +112,7 @@ def pytest_command(
     if request.shuffle_seed is not None:
         args += ["--rtkc-shuffle", str(request.shuffle_seed)]
     if workers > 1:
-        args += ["-n", str(workers)]
+        args += ["-n", str(workers), "--rtkc-campaign-first"]
     return args
 
 
