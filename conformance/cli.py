@@ -42,6 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
         host_grace_seconds=args.host_grace_seconds,
         test_clock=args.test_clock,
         faults=tuple(args.fault),
+        requests_per_10s=args.requests_per_10s,
     )
     reference = build(settings)
     sock = bind(args.host, args.port)
@@ -156,6 +157,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--app-id", default=None)
     serve.add_argument("--test-clock", action="store_true", help="enable POST /_conformance/clock/advance")
     serve.add_argument("--fault", action="append", default=[], help="switch a fault on (see `conformance faults`)")
+    serve.add_argument(
+        "--requests-per-10s",
+        type=int,
+        default=None,
+        help="answer 429 + Retry-After past N REST requests per account in any 10 s (RealtimeKit: 250)",
+    )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=_serve)
 

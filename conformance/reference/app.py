@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -21,6 +22,7 @@ from starlette.routing import Route, WebSocketRoute
 from conformance.reference.auth import ApiToken, AuthError, Permission, TokenRegistry
 from conformance.reference.clock import Clock, Scheduler
 from conformance.reference.hub import RealtimeHub
+from conformance.reference.ratelimit import AccountRateLimit
 from conformance.reference.routes import RestApi, error_response, new_preset
 from conformance.reference.sessions import SessionService, SessionSettings
 from conformance.reference.storage import Storage
@@ -68,6 +70,7 @@ class ReferenceSettings:
     webhook_timeout_seconds: float = 3.0
     webhook_backoff_seconds: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
     faults: tuple[str, ...] = ()
+    requests_per_10s: int | None = None  # RealtimeKit's REST rate limit per account; None: no limit
 
 
 @dataclass
@@ -124,6 +127,11 @@ def build(settings: ReferenceSettings | None = None) -> Reference:
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        middleware=(
+            [Middleware(AccountRateLimit, requests_per_10s=settings.requests_per_10s)]
+            if settings.requests_per_10s
+            else []
+        ),
     )
     reference = Reference(app, settings, storage, clock, scheduler, dispatcher, sessions, hub, api)
     if settings.faults:

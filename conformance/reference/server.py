@@ -86,6 +86,7 @@ def announcement(reference: Reference, endpoints: Endpoints) -> dict[str, Any]:
         "test_clock": reference.settings.test_clock,
         "host_grace_seconds": reference.settings.host_grace_seconds,
         "faults": list(reference.settings.faults),
+        "requests_per_10s": reference.settings.requests_per_10s,
     }
 
 
