@@ -32,7 +32,7 @@ from conformance.errors import (
     UnexpectedResponse,
 )
 from conformance.evidence import EvidenceLog, Exchange, current_check
-from conformance.ratelimit import RateLimiter
+from conformance.ratelimit import Limiter
 
 __all__ = ["ApiClient", "ApiResponse", "Auth", "ClientStats", "current_check"]
 
@@ -170,7 +170,7 @@ class ApiClient:
         self,
         config: RunConfig,
         evidence: EvidenceLog,
-        limiter: RateLimiter,
+        limiter: Limiter,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:

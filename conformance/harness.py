@@ -14,6 +14,7 @@ import itertools
 import logging
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from conformance.client import ApiClient, ApiResponse
@@ -21,7 +22,7 @@ from conformance.config import RunConfig
 from conformance.drivers.base import Participant, ParticipantDriver
 from conformance.errors import CheckNotRunnable, ConfigError, UnexpectedResponse
 from conformance.evidence import EvidenceLog, current_check
-from conformance.ratelimit import RateLimiter
+from conformance.ratelimit import WINDOW_ENV, budget_limiter
 from conformance.redaction import Redactor
 from conformance.sweep import run_tag
 from conformance.webhook_receiver import Channel, WebhookReceiver
@@ -85,9 +86,11 @@ class Harness:
         self.config = config
         self.redactor = Redactor(config.secrets())
         self.evidence = EvidenceLog(self.redactor)
-        # Parallel test processes share the target's budget: each takes its share.
+        # Under `conformance run` against a configured target, every process of the run takes
+        # its slots from one shared window; otherwise parallel test processes split the budget.
         workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-        self.limiter = RateLimiter(max(1, config.limits.requests_per_10s // workers), 10.0)
+        window = os.environ.get(WINDOW_ENV)
+        self.limiter = budget_limiter(config.limits.requests_per_10s, Path(window) if window else None, workers)
         self.tag = run_tag(config.run_id)
         self.api = ApiClient(config, self.evidence, self.limiter)
         self.ledger = Ledger()

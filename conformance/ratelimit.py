@@ -7,11 +7,29 @@ continuously at max_requests / per_seconds tokens per second.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import math
+import os
+import struct
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["RateLimiter", "RateLimiterStats"]
+__all__ = [
+    "WINDOW_ENV",
+    "Limiter",
+    "RateLimiter",
+    "RateLimiterStats",
+    "SharedRateLimiter",
+    "SharedWindow",
+    "budget_limiter",
+]
+
+# Set by the runner for a configured target: the file every process of the run takes its
+# request slots from (SharedWindow).
+WINDOW_ENV = "RTKC_RATE_WINDOW"
 
 
 @dataclass
@@ -66,3 +84,87 @@ class RateLimiter:
         now = self._clock()
         self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
         self._updated = now
+
+
+class SharedWindow:
+    """At most `max_requests` grants in any `per_seconds`, across every process of a run.
+
+    A per-process bucket cannot keep a run under a target's limit: xdist workers, the fuzz
+    phase's `st` child and the runner's sweeps each send on their own. They all take their
+    slots here instead: a file holding the last `max_requests` grant times as a ring, read
+    and written under an exclusive flock. A request may go when the oldest of those times has
+    left the window, so no window of `per_seconds` ever holds more than `max_requests`, which
+    a token bucket (a full burst, then a refill) does not promise. The clock is
+    CLOCK_MONOTONIC, shared by every process on the machine.
+    """
+
+    _HEAD = struct.Struct("<q")
+    _SLOT = struct.Struct("<d")
+
+    def __init__(self, path: Path, max_requests: int, per_seconds: float = 10.0) -> None:
+        if max_requests < 1 or per_seconds <= 0:
+            raise ValueError("max_requests must be >= 1 and per_seconds > 0")
+        self.path = Path(path)
+        self.size = max_requests
+        self.window = per_seconds
+        with self._locked() as fd:
+            if os.fstat(fd).st_size == 0:  # the first process here lays out an empty ring
+                os.pwrite(fd, self._HEAD.pack(0) + self._SLOT.pack(-math.inf) * self.size, 0)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[int]:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # held for two reads and two writes
+            yield fd
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def try_take(self) -> float:
+        """Take a slot and answer 0, or answer how many seconds until one frees up."""
+        with self._locked() as fd:
+            (head,) = self._HEAD.unpack(os.pread(fd, self._HEAD.size, 0))
+            offset = self._HEAD.size + head * self._SLOT.size
+            (oldest,) = self._SLOT.unpack(os.pread(fd, self._SLOT.size, offset))
+            now = time.monotonic()
+            if oldest > now - self.window:
+                return oldest + self.window - now
+            os.pwrite(fd, self._SLOT.pack(now), offset)
+            os.pwrite(fd, self._HEAD.pack((head + 1) % self.size), 0)
+            return 0.0
+
+    def take_blocking(self) -> float:
+        """For synchronous callers (the `st` child's hooks): wait for a slot; the seconds waited."""
+        waited = 0.0
+        while (delay := self.try_take()) > 0:
+            time.sleep(delay)  # the slot's release time is known exactly; nothing frees it sooner
+            waited += delay
+        return waited
+
+
+class SharedRateLimiter:
+    """`RateLimiter`'s interface over a `SharedWindow`, for the suite's async clients."""
+
+    def __init__(self, window: SharedWindow, *, sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
+        self.window = window
+        self.stats = RateLimiterStats()
+        self._sleep = sleep
+
+    async def acquire(self) -> None:
+        waited = False
+        while (delay := self.window.try_take()) > 0:
+            waited = True
+            self.stats.waited_seconds += delay
+            await self._sleep(delay)  # as above: the release time is known exactly
+        self.stats.waits += waited
+        self.stats.acquired += 1
+
+
+Limiter = RateLimiter | SharedRateLimiter
+
+
+def budget_limiter(requests_per_10s: int, window: Path | None = None, processes: int = 1) -> Limiter:
+    """The run's shared window when there is one; else this process's share of the budget."""
+    if window is not None:
+        return SharedRateLimiter(SharedWindow(window, requests_per_10s))
+    return RateLimiter(max(1, requests_per_10s // processes), 10.0)

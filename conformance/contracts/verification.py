@@ -111,6 +111,10 @@ async def verify(
     callbacks.world = world
     filed_under = current_check.set(check)
     try:
+        if not interaction.is_message:
+            # The verifier's own request to the target counts against the run's budget too
+            # (its state setup goes through the harness' client, which takes its own slots).
+            await harness.limiter.acquire()
         # Below the check's own deadline, so that this says what overran.
         await in_daemon_thread(lambda: _run(verifier), 0.9 * harness.config.limits.check_timeout_seconds)
     finally:

@@ -43,6 +43,9 @@ class Target:
     token: str = field(repr=False)
     requests_per_10s: int | None  # None: the target has no rate limit (the embedded reference)
     request_timeout: float
+    # The run's shared request window (ratelimit.SharedWindow): when set, the child's hooks
+    # take a slot from it before every call instead of schemathesis pacing itself alone.
+    rate_window: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ def schemathesis_config(plan: Plan, events: Path) -> str:
     ]
     if budget.time_seconds:
         lines.append(f"max-time = {max(1, round(budget.time_seconds))}")
-    rate = pace(target.requests_per_10s)
+    rate = None if target.rate_window else pace(target.requests_per_10s)
     if rate:
         lines.append(f"rate-limit = {_toml_string(rate)}")
     lines += [
@@ -137,6 +140,7 @@ def child_environment(plan: Plan, workdir: Path) -> dict[str, str]:
             "RTKC_FUZZ_RUN_ID": plan.run_id,
             "RTKC_FUZZ_LEDGER": str(workdir / "ledger.jsonl"),
             "RTKC_FUZZ_THROTTLED": str(workdir / "throttled.log"),
+            **_window_environment(plan.target),
             # Hypothesis keeps caches even without an example database (constants, unicode
             # tables); they go to the private workdir and are removed with it.
             "HYPOTHESIS_STORAGE_DIRECTORY": str(workdir / ".hypothesis"),
@@ -145,6 +149,12 @@ def child_environment(plan: Plan, workdir: Path) -> dict[str, str]:
         }
     )
     return env
+
+
+def _window_environment(target: Target) -> dict[str, str]:
+    if not (target.rate_window and target.requests_per_10s):
+        return {}
+    return {"RTKC_FUZZ_RATE_WINDOW": target.rate_window, "RTKC_FUZZ_RATE_LIMIT": str(target.requests_per_10s)}
 
 
 def command(config_file: Path) -> list[str]:

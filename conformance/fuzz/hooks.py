@@ -25,10 +25,17 @@ from conformance.fuzz.safety import (
     retry_after_seconds,
     webhooks_deliver_nowhere,
 )
+from conformance.ratelimit import SharedWindow
 
 RUN_ID = os.environ.get("RTKC_FUZZ_RUN_ID", "rtkc-fuzz")
 OWN = OwnResources(Path(os.environ["RTKC_FUZZ_LEDGER"]) if os.environ.get("RTKC_FUZZ_LEDGER") else None)
 THROTTLED_LOG = Path(os.environ["RTKC_FUZZ_THROTTLED"]) if os.environ.get("RTKC_FUZZ_THROTTLED") else None
+# The run's request budget, shared with every other process of the run (ratelimit.SharedWindow).
+WINDOW = (
+    SharedWindow(Path(os.environ["RTKC_FUZZ_RATE_WINDOW"]), int(os.environ["RTKC_FUZZ_RATE_LIMIT"]))
+    if os.environ.get("RTKC_FUZZ_RATE_WINDOW")
+    else None
+)
 
 
 def _header(response: Any, name: str) -> str | None:
@@ -48,6 +55,8 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     restrict_to_own_resources(case, OWN)
     name_with_run_id(case, RUN_ID)
     webhooks_deliver_nowhere(case, RUN_ID)
+    if WINDOW is not None:
+        WINDOW.take_blocking()
 
 
 @schemathesis.hook

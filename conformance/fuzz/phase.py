@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import fcntl
 import json
+import os
 import secrets
 import tempfile
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from conformance.fuzz.cleanup import clean_up
 from conformance.fuzz.findings import CampaignReport, read_report, request_log
 from conformance.fuzz.outcome import Outcome
 from conformance.fuzz.safety import name_prefix
+from conformance.ratelimit import WINDOW_ENV
 
 OUTCOME_FILE = "campaign.json"
 CLEANUP_SECONDS = 120.0  # on top of the campaign's deadline, for the cleanup requests
@@ -97,6 +99,7 @@ async def fuzz(harness: Any, workdir: Path, embedded: bool, announce: Callable[[
             token=config.tokens.admin,
             requests_per_10s=limit,
             request_timeout=config.limits.request_timeout_seconds,
+            rate_window=None if embedded else os.environ.get(WINDOW_ENV),
         ),
         budget=budget,
         seed=seed,
