@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,7 @@ from conformance.client import ApiClient
 from conformance.config import RunConfig, load_config, overrides_as_env
 from conformance.errors import ConfigError, ConformanceError
 from conformance.evidence import EvidenceLog
-from conformance.ratelimit import RateLimiter
+from conformance.ratelimit import WINDOW_ENV, budget_limiter
 from conformance.redaction import Redactor
 from conformance.sweep import Sweeper, SweepReport
 from conformance.verdict import Verdict, aggregate, exit_code, read_results, table
@@ -122,6 +123,20 @@ def default_workers(config: RunConfig) -> int:
     return 2 if not config.target.base_url and (os.cpu_count() or 1) > 1 else 1
 
 
+def _workers(request: RunRequest, config: RunConfig) -> int:
+    if config.target.base_url and not request.faults and (request.workers or 1) > 1:
+        # Measured: two workers against one reference heard each other's meeting.ended and
+        # meeting.started on their webhook channels and failed WH-03 and PERM-01. A false
+        # FAIL is the one thing this suite must never print, so a shared target gets one.
+        print(
+            f"note: --workers {request.workers} ignored: a configured target is one account with one clock, "
+            "and checks run side by side there would hear each other's webhooks; running with 1 worker",
+            file=sys.stderr,
+        )
+        return 1
+    return request.workers or default_workers(config)
+
+
 def _load_config(request: RunRequest) -> RunConfig:
     config = load_config(request.config_path, os.environ, request.overrides)
     unknown_phases = [p for p in request.phases if p not in available_phases()]
@@ -134,13 +149,23 @@ def _load_config(request: RunRequest) -> RunConfig:
     return config
 
 
-def _child_env(request: RunRequest, config: RunConfig) -> dict[str, str]:
+def _child_env(request: RunRequest, config: RunConfig, window: Path | None = None) -> dict[str, str]:
     return {
         **os.environ,
         **overrides_as_env(request.overrides),
         "RTKC_RUN_ID": config.run_id,
         "PACT_DO_NOT_TRACK": "true",
+        **({WINDOW_ENV: str(window)} if window is not None else {}),
     }
+
+
+def _rate_window(request: RunRequest, config: RunConfig) -> Path | None:
+    """A configured target's request budget, one for the whole run: every worker, the fuzz
+    phase's child and the sweeps take their slots from this file (ratelimit.SharedWindow).
+    An embedded reference is one per test process, limitless, and needs none."""
+    if not config.target.base_url or request.faults:
+        return None
+    return Path(tempfile.mkdtemp(prefix="rtkc-budget-")) / "window"
 
 
 def rerun_targets(run_dir: Path) -> tuple[list[str], set[str]]:
@@ -229,12 +254,13 @@ def run(request: RunRequest) -> RunOutcome:
     results = run_dir / "results.jsonl"
     results.unlink(missing_ok=True)
     publish.clear(run_dir)
-    workers = request.workers or default_workers(config)
-    env = _child_env(request, config)
+    workers = _workers(request, config)
+    window = _rate_window(request, config)
+    env = _child_env(request, config, window)
     command = pytest_command(request, config, results, workers, targets)
     reason = ""
     log = (run_dir / "engine.log").open("w", encoding="utf-8") if request.quiet else None
-    sweep_target(config, "stale")
+    sweep_target(config, "stale", window)
     try:
         child = subprocess.run(
             command,
@@ -253,7 +279,9 @@ def run(request: RunRequest) -> RunOutcome:
             log.close()
         # Whatever happened to the test process (crash, deadline, Ctrl-C), this run's
         # resources on a configured target are retired from here.
-        cleanup = sweep_target(config, "current")
+        cleanup = sweep_target(config, "current", window)
+        if window is not None:
+            shutil.rmtree(window.parent, ignore_errors=True)
     if cleanup is not None:
         # Reported with the traffic: what a run leaves behind does not change its verdict.
         (run_dir / "traffic").mkdir(exist_ok=True)
@@ -314,7 +342,7 @@ def run(request: RunRequest) -> RunOutcome:
     return RunOutcome(config, verdicts, code, reason, run_dir, time.monotonic() - started, problems, published)
 
 
-def sweep_target(config: RunConfig, which: str) -> SweepReport | None:
+def sweep_target(config: RunConfig, which: str, window: Path | None = None) -> SweepReport | None:
     """Retire other runs' stale leftovers ("stale") or this run's resources ("current").
 
     Only for a configured target: the embedded reference lives and dies with the test process.
@@ -324,7 +352,7 @@ def sweep_target(config: RunConfig, which: str) -> SweepReport | None:
 
     async def sweep() -> SweepReport:
         evidence = EvidenceLog(Redactor(config.secrets()))
-        limiter = RateLimiter(config.limits.requests_per_10s, 10.0)
+        limiter = budget_limiter(config.limits.requests_per_10s, window)
         async with ApiClient(config, evidence, limiter) as api:
             sweeper = Sweeper(api)
             if which == "stale":

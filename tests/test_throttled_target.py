@@ -1,0 +1,57 @@
+"""`conformance run` against a target that enforces RealtimeKit's rate limit for real: the
+reference with `requests_per_10s` on, answering 429 + Retry-After past its limit."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from conformance.reference.app import ReferenceSettings
+from conformance.reference.server import ThreadedServer
+from conformance.target import EMBEDDED_DEFAULTS, embedded_env
+
+
+def run_against(server: ThreadedServer, tmp_path: Path, budget: int, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        **embedded_env(server),
+        "RTKC_WEBHOOK_RETRY_SECONDS": EMBEDDED_DEFAULTS["RTKC_WEBHOOK_RETRY_SECONDS"],
+        "RTKC_REQUESTS_PER_10S": str(budget),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "run", "--reports-dir", str(tmp_path), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
+    )
+
+
+def test_a_full_run_stays_inside_realtimekits_limit(tmp_path: Path) -> None:
+    """250 per 10 s on the target; the suite's default budget of 200, one window shared by the
+    test process, the pact verifier and the runner's sweeps. Asking for two workers is
+    refused with a note (a shared target's webhooks would cross between them)."""
+    with ThreadedServer(ReferenceSettings(test_clock=True, requests_per_10s=250)) as server:
+        done = run_against(server, tmp_path, 200, "--phase", "scenarios", "--phase", "contracts", "--workers", "2")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "running with 1 worker" in done.stderr
+    traffic = next(line for line in done.stdout.splitlines() if line.startswith("traffic:"))
+    assert re.search(r"[1-9]\d* API requests", traffic), traffic
+    assert " 0 answered 429" in traffic, traffic
+
+
+def test_a_budget_above_the_targets_limit_is_throttled_and_the_run_still_passes(tmp_path: Path) -> None:
+    """A misconfigured budget is the operator's problem, not the implementation's: the 429s
+    are waited out as Retry-After says, counted apart, and no check fails for them."""
+    with ThreadedServer(ReferenceSettings(test_clock=True, requests_per_10s=15)) as server:
+        done = run_against(
+            server, tmp_path, 1000, "--phase", "scenarios", "--requirement", "END-01", "--requirement", "END-03"
+        )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "CONFORMANT" in done.stdout
+    traffic = next(line for line in done.stdout.splitlines() if line.startswith("traffic:"))
+    assert re.search(r"[1-9]\d* answered 429", traffic), traffic
