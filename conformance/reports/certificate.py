@@ -37,11 +37,11 @@ def refusal(run: Run, catalogue: Catalogue) -> str | None:
         return "reference faults were switched on"
     if m.rerun_of:
         return "a re-run of failed checks covers only part of the claimed requirements"
-    if m.requirements:
-        return "the run was restricted to some requirements (--requirement)"
-    if not set(m.available_phases) <= set(m.phases):
+    if not set(m.available_phases) <= set(m.phases):  # first: --phase restricts requirements too
         missing = sorted(set(m.available_phases) - set(m.phases))
         return f"phase(s) {', '.join(missing)} did not run"
+    if m.requirements:
+        return "the run was restricted to some requirements (--requirement)"
     for requirement in catalogue.for_profiles(m.profiles):
         if requirement.gating and outcomes.get(requirement.id) != "pass":
             return f"MUST {requirement.id} was not checked"
