@@ -110,8 +110,12 @@ def test_a_broken_target_ends_in_time_with_a_clear_reason(tmp_path: Path, target
 
 @pytest.mark.parametrize(
     ("fault", "requirement", "says"),
-    [("websocket_dropped_after_join", "END-02", "disconnected"), ("webhooks_delivered_late", "END-08", "within")],
-    ids=["websockets-drop-mid-session", "webhooks-late"],
+    [
+        ("websocket_dropped_after_join", "END-02", "disconnected"),
+        ("webhooks_delivered_late", "END-08", "within"),
+        ("delivers_twice", "WH-03", "a repeat after a 200"),
+    ],
+    ids=["websockets-drop-mid-session", "webhooks-late", "webhooks-twice"],
 )
 def test_a_flaky_target_fails_the_requirement_in_time_and_leaves_nothing_behind(tmp_path, fault, requirement, says):
     started = time.monotonic()

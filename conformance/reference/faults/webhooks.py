@@ -96,6 +96,22 @@ def _no_retry_5xx(ref: Reference) -> None:
     )
 
 
+@fault("delivers_twice", "WH-03")
+def _delivers_twice(ref: Reference) -> None:
+    """A delivery the receiver accepted (2xx) is sent once more at once, with the same rtk-uuid."""
+    d = ref.dispatcher
+
+    def make(settle: Callable[[dict[str, Any], int | None], None]) -> Callable[[dict[str, Any], int | None], None]:
+        def settle_then_repeat(row: dict[str, Any], status: int | None) -> None:
+            settle(row, status)
+            if row["state"] == "delivered" and row["attempts"] == 1:
+                row.update(state="pending", next_attempt_at=d.clock.now())
+
+        return settle_then_repeat
+
+    patch(d, "settle", make)
+
+
 @fault("new_uuid_per_retry", "WH-04")
 def _new_uuid(ref: Reference) -> None:
     """Each retry of one event carries a fresh rtk-uuid."""
