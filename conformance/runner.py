@@ -282,6 +282,11 @@ def run(request: RunRequest) -> RunOutcome:
         cleanup = sweep_target(config, "current", window)
         if window is not None:
             shutil.rmtree(window.parent, ignore_errors=True)
+        if cleanup is not None and isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            # No summary follows an interrupt: say here what the sweep did.
+            left = f"; left behind: {', '.join(cleanup.failed)}" if cleanup.failed else ""
+            retired = len(cleanup.retired)
+            print(f"conformance: retired {retired} resource(s) of run {config.run_id}{left}", file=sys.stderr)
     if cleanup is not None:
         # Reported with the traffic: what a run leaves behind does not change its verdict.
         (run_dir / "traffic").mkdir(exist_ok=True)

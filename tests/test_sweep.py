@@ -119,3 +119,41 @@ def test_a_run_against_a_configured_target_retires_everything_tagged_with_it(ser
     }
     assert status[leftover.json()["data"]["title"]] == "INACTIVE"
     assert status[bystander.json()["data"]["title"]] == "ACTIVE"
+
+
+def test_ctrl_c_mid_run_still_retires_what_the_run_created(server, tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, while checks are
+    creating meetings: the run says it was interrupted (130, no traceback) and sweeps its tag."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run_id = "rtkc-ctrlc"
+    storage = server.reference.storage
+
+    def tagged() -> list[dict]:
+        return [m for m in storage.list("meetings") if (m.get("title") or "").startswith(run_id)]
+
+    env = {**os.environ, **embedded_env(server), "RTKC_RUN_ID": run_id, "RTKC_TIME_CONTROL": "none"}
+    command = [sys.executable, "-m", "conformance.cli", "run", "--phase", "scenarios", "--reports-dir", str(tmp_path)]
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(m["status"] == "ACTIVE" for m in tagged()):  # a check is mid-way
+            assert proc.poll() is None and time.monotonic() < deadline, "the run created no meeting"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, out[-2000:] + err[-2000:]
+    assert "interrupted" in err
+    assert re.search(rf"retired [1-9]\d* resource\(s\) of run {run_id}", err), err[-2000:]
+    assert "Traceback" not in out + err
+    assert tagged() and all(m["status"] == "INACTIVE" for m in tagged()), [(m["title"], m["status"]) for m in tagged()]
