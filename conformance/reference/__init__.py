@@ -11,6 +11,7 @@ Split by concern (read in this order):
   webhooks.py   signed webhook delivery through a durable outbox
   recordings.py recording lifecycle
   routes.py     the REST routes
+  ratelimit.py  RealtimeKit's REST rate limit, opt-in (`conformance serve --requests-per-10s`)
   app.py        wires it all into one Starlette app
   server.py     runs it (uvicorn), in a thread or as `conformance serve`
   faults/       deliberately broken behaviours, swapped in from outside (kept apart on purpose)
