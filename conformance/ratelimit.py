@@ -1,7 +1,13 @@
 """Keep the whole run under the target's request rate limit (RealtimeKit: 250 per 10 s).
 
-A token bucket: it starts full (a burst of `max_requests` is allowed) and refills
-continuously at max_requests / per_seconds tokens per second.
+Two limiters with one interface (`acquire()`, `stats`):
+- `SharedRateLimiter` over a `SharedWindow`: what `conformance run` uses against a configured
+  target. Every process of the run takes its slots from one file, and no 10 s holds more
+  than the budget.
+- `RateLimiter`: a token bucket private to one process. It starts full (a burst of
+  `max_requests`) and refills at max_requests / per_seconds per second, so a 10 s window can
+  see up to twice the budget. Used for the embedded reference, which has no limit, and for
+  pytest run by hand, where each process takes its share.
 """
 
 from __future__ import annotations
