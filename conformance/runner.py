@@ -123,8 +123,16 @@ def default_workers(config: RunConfig) -> int:
     return 2 if not config.target.base_url and (os.cpu_count() or 1) > 1 else 1
 
 
+def _shared_target(request: RunRequest, config: RunConfig) -> bool:
+    """A configured target: one server for every process of the run (a reference fault
+    asks for the embedded reference instead, one per test process)."""
+    return bool(config.target.base_url) and not request.faults
+
+
 def _workers(request: RunRequest, config: RunConfig) -> int:
-    if config.target.base_url and not request.faults and (request.workers or 1) > 1:
+    if not _shared_target(request, config):
+        return request.workers or default_workers(config)
+    if (request.workers or 1) > 1:
         # Measured: two workers against one reference heard each other's meeting.ended and
         # meeting.started on their webhook channels and failed WH-03 and PERM-01. A false
         # FAIL is the one thing this suite must never print, so a shared target gets one.
@@ -133,8 +141,7 @@ def _workers(request: RunRequest, config: RunConfig) -> int:
             "and checks run side by side there would hear each other's webhooks; running with 1 worker",
             file=sys.stderr,
         )
-        return 1
-    return request.workers or default_workers(config)
+    return 1
 
 
 def _load_config(request: RunRequest) -> RunConfig:
@@ -163,7 +170,7 @@ def _rate_window(request: RunRequest, config: RunConfig) -> Path | None:
     """A configured target's request budget, one for the whole run: every worker, the fuzz
     phase's child and the sweeps take their slots from this file (ratelimit.SharedWindow).
     An embedded reference is one per test process, limitless, and needs none."""
-    if not config.target.base_url or request.faults:
+    if not _shared_target(request, config):
         return None
     return Path(tempfile.mkdtemp(prefix="rtkc-budget-")) / "window"
 
