@@ -139,13 +139,10 @@ class SharedWindow:
             os.pwrite(fd, self._HEAD.pack((head + 1) % self.size), 0)
             return 0.0
 
-    def take_blocking(self) -> float:
-        """For synchronous callers (the `st` child's hooks): wait for a slot; the seconds waited."""
-        waited = 0.0
+    def take_blocking(self) -> None:
+        """For synchronous callers (the `st` child's hooks): wait for a slot, then take it."""
         while (delay := self.try_take()) > 0:
             time.sleep(delay)  # the slot's release time is known exactly; nothing frees it sooner
-            waited += delay
-        return waited
 
 
 class SharedRateLimiter:
