@@ -181,7 +181,7 @@ class SessionService:
             self.scheduler.cancel(f"grace:{live.id}")
         others = list(live.peers.values())
         live.peers[peer.id] = peer
-        self._save_peer(peer, left_at=None, reason=None)
+        self._save_peer(self._peer_doc(peer, None, None, None), peer)
         session_doc["live_participants"] = len(live.peers)
         session_doc["max_concurrent_participants"] = max(session_doc["max_concurrent_participants"], len(live.peers))
         self._save_session(session_doc)
@@ -257,12 +257,13 @@ class SessionService:
         if live is None or live.peers.pop(peer.id, None) is None:
             return
         left_at = self.clock.now()
+        left_iso = self.clock.iso(left_at)
         if room_state:
             peer.connection.send({"type": "roomLeft", "state": room_state})
         peer.connection.close()
         for other in live.peers.values():
             other.connection.send({"type": "participantLeft", "participant": peer.view(), "reason": reason})
-        self._save_peer(peer, left_at=left_at, reason=reason)
+        self._save_peer(self._peer_doc(peer, left_at, left_iso, reason), peer)
         session_doc = self.storage.get("sessions", live.id)
         assert session_doc is not None
         session_doc["live_participants"] = len(live.peers)
@@ -272,7 +273,7 @@ class SessionService:
             "meeting.participantLeft",
             {
                 "meeting": self.meeting_payload(live.id),
-                "participant": self._webhook_participant(peer, self.clock.iso(left_at)),
+                "participant": self._webhook_participant(peer, left_iso),
             },
         )
         if peer.is_host and not any(p.is_host for p in live.peers.values()):
@@ -424,9 +425,7 @@ class SessionService:
     def _minutes(self, session_id: str) -> float:
         return round(self.storage.total("peers", "duration", parent=session_id), 3)
 
-    def _save_peer(self, peer: Peer, *, left_at: float | None, reason: str | None) -> None:
-        left_iso = self.clock.iso(left_at) if left_at is not None else None
-        doc = self._peer_doc(peer, left_at, left_iso, reason)
+    def _save_peer(self, doc: Doc, peer: Peer) -> None:
         self.storage.put("peers", doc, scope=peer.scope, parent=peer.session_id)
 
     def _peer_doc(self, peer: Peer, left_at: float | None, left_iso: str | None, reason: str | None) -> Doc:
