@@ -5,6 +5,10 @@ ConformanceError(Exception)
 │   │                             # the implementation
 │   ├── ConfigError               # bad or missing configuration
 │   ├── TargetUnreachable         # connection refused/reset before any answer, DNS failure
+│   ├── PreflightFailed           # before any check: wrong token, account or app id, or no
+│   │                             # RealtimeKit API at base_url
+│   ├── SuiteHookFailed           # a hook the suite drives the target through (test clock,
+│   │                             # bridge process) misbehaved: the check could not be run
 │   └── CheckNotRunnable          # claimed check that cannot run here (e.g. no time control
 │                                 # and no time budget)
 └── ImplementationFailed(ConformanceError, AssertionError)   # outcome "fail", exit code 1
@@ -24,7 +28,9 @@ __all__ = [
     "ConfigError",
     "ConformanceError",
     "ImplementationFailed",
+    "PreflightFailed",
     "SuiteCouldNotRun",
+    "SuiteHookFailed",
     "TargetTimeout",
     "TargetUnreachable",
     "UnexpectedResponse",
@@ -66,6 +72,17 @@ class ConfigError(SuiteCouldNotRun):
 
 class TargetUnreachable(SuiteCouldNotRun):
     """No HTTP answer could even start: refused, reset, DNS failure, connect timeout."""
+
+
+class PreflightFailed(SuiteCouldNotRun):
+    """The first harmless requests show the run cannot work: a refused token, an unknown
+    account or app, or something other than a RealtimeKit API at base_url. The message names
+    the setting to fix."""
+
+
+class SuiteHookFailed(SuiteCouldNotRun):
+    """A hook that exists only for the suite (the test clock, the bridge process) did not do its
+    job. RealtimeKit publishes no such hook, so its failure cannot fail a requirement."""
 
 
 class CheckNotRunnable(SuiteCouldNotRun):

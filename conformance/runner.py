@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conformance import catalogue, expectations
+from conformance import catalogue, expectations, preflight
 from conformance.client import ApiClient
 from conformance.config import RunConfig, load_config, overrides_as_env
-from conformance.errors import ConfigError, ConformanceError
+from conformance.errors import ConfigError, ConformanceError, PreflightFailed
 from conformance.evidence import EvidenceLog
 from conformance.ratelimit import WINDOW_ENV, budget_limiter
 from conformance.redaction import Redactor
@@ -175,6 +175,17 @@ def _rate_window(request: RunRequest, config: RunConfig) -> Path | None:
     return Path(tempfile.mkdtemp(prefix="rtkc-budget-")) / "window"
 
 
+def _preflight_problem(request: RunRequest, config: RunConfig) -> str:
+    """One line saying why the configured target cannot be run against, or "" to go on."""
+    if not _shared_target(request, config):
+        return ""  # the embedded reference is built with matching credentials
+    try:
+        preflight.check(config)
+    except PreflightFailed as problem:
+        return f"no check ran: {problem}"
+    return ""
+
+
 def rerun_targets(run_dir: Path) -> tuple[list[str], set[str]]:
     """The checks of an earlier run that did not pass, as pytest targets (absolute node ids
     under PACKAGE_ROOT), and their requirement IDs."""
@@ -257,6 +268,10 @@ def run(request: RunRequest) -> RunOutcome:
             time.monotonic() - started,
         )
     run_dir = config.reports_dir / config.run_id
+    problem = _preflight_problem(request, config)
+    if problem:
+        # Before any check, sweep or report: a wrong token or id is one line, not a table of FAILs.
+        return RunOutcome(config, [], 2, problem, run_dir, time.monotonic() - started)
     run_dir.mkdir(parents=True, exist_ok=True)
     results = run_dir / "results.jsonl"
     results.unlink(missing_ok=True)
