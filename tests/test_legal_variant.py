@@ -1,0 +1,164 @@
+"""The suite against a second implementation that makes the *other* legal choice wherever
+Cloudflare's public material allows two (`tests/legal_variant/`, issue 11 point 8).
+
+A correct implementation must always pass: any check failing here judges the suite's own
+choices, not RealtimeKit's. The variant runs as an external target in its own process, as a
+vendor's would, and is configured through a TOML file and RTKC_* token variables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.legal_variant.choices import CLOCK_204, PUT_SERVED
+
+ROOT = Path(__file__).resolve().parent.parent
+ALL_PROFILES = ("api", "session", "webhooks", "recording", "classroom")
+READY_TIMEOUT_SECONDS = 30
+
+
+@contextmanager
+def variant(*choices: str) -> Iterator[dict[str, Any]]:
+    """Serve the variant (all choices, or just `choices`) and yield its ready line."""
+    only = [arg for choice in choices for arg in ("--only", choice)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.legal_variant", "--test-clock", *only],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield _ready_line(proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def _ready_line(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        if not selector.select(READY_TIMEOUT_SECONDS):
+            raise RuntimeError(f"the legal variant printed no ready line within {READY_TIMEOUT_SECONDS}s")
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError(f"the legal variant did not start: {proc.stderr.read() if proc.stderr else ''}")
+    return json.loads(line)
+
+
+def write_config(path: Path, info: dict[str, Any], profiles: tuple[str, ...]) -> Path:
+    other = info["other_account"]
+    path.write_text(
+        f"""
+[target]
+base_url = "{info["base_url"]}"
+account_id = "{info["account_id"]}"
+app_id = "{info["app_id"]}"
+realtime_url = "{info["realtime_url"]}"
+webhook_public_key_url = "{info["webhook_public_key_url"]}"
+description = "legal variant (tests/legal_variant)"
+profiles = {json.dumps(list(profiles))}
+
+[other_account]
+account_id = "{other["account_id"]}"
+app_id = "{other["app_id"]}"
+
+[driver]
+kind = "websocket"
+
+[time]
+control = "test-clock"
+host_grace_seconds = {info["host_grace_seconds"]}
+
+[limits]
+requests_per_10s = 5000     # the variant has no rate limit of its own
+webhook_retry_seconds = 10  # its first retry comes after 1 s
+"""
+    )
+    return path
+
+
+def token_env(info: dict[str, Any]) -> dict[str, str]:
+    return {
+        "RTKC_ADMIN_TOKEN": info["api_token"],
+        "RTKC_READONLY_TOKEN": info["readonly_token"],
+        "RTKC_NO_PERMISSION_TOKEN": info["no_permission_token"],
+        "RTKC_OTHER_TOKEN": info["other_account"]["api_token"],
+    }
+
+
+def run_against(
+    info: dict[str, Any], tmp_path: Path, *args: str, profiles: tuple[str, ...] = ALL_PROFILES
+) -> subprocess.CompletedProcess[str]:
+    config = write_config(tmp_path / "variant.toml", info, profiles)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RTKC_")}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "conformance.cli",
+            "run",
+            "--config",
+            str(config),
+            "--reports-dir",
+            str(tmp_path),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**env, **token_env(info)},
+        cwd=tmp_path,
+        check=False,
+    )
+
+
+def failures(done: subprocess.CompletedProcess[str]) -> str:
+    """The verdict rows that are not a pass, for the assertion message."""
+    rows = [line for line in done.stdout.splitlines() if any(v in line for v in (" FAIL ", " ERROR ", "NOT RUN"))]
+    return "\n".join(rows) or done.stdout[-3000:] + done.stderr[-2000:]
+
+
+def test_the_suite_passes_an_implementation_making_the_other_legal_choices(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with variant() as info:
+        done = run_against(info, tmp_path)
+    assert done.returncode == 0, failures(done)
+    assert "CONFORMANT" in done.stdout and "NOT CONFORMANT" not in done.stdout
+    assert info["api_token"] not in done.stdout + done.stderr
+    assert time.monotonic() - started < 900
+
+
+@pytest.mark.parametrize("profiles", [("api",)], ids=["fuzz-api"])
+def test_put_on_meetings_participants_and_presets_is_not_failed(tmp_path: Path, profiles: tuple[str, ...]) -> None:
+    """RealtimeKit has replace_meeting, replace_participant and put-presets-preset_id: an
+    implementation serving them is faithful, not broken (issue 11, F1)."""
+    with variant(PUT_SERVED) as info:
+        done = run_against(info, tmp_path, "--phase", "fuzz", "--requirement", "API-01", profiles=profiles)
+    assert done.returncode == 0, failures(done)
+
+
+def test_a_test_clock_answering_204_is_not_failed(tmp_path: Path) -> None:
+    """The README never says what the clock hook answers; any 2xx is success (issue 11, F2)."""
+    timer_checks = ("LEAVE-04", "CLASS-01", "CLASS-02", "CLASS-03", "WH-03")
+    with variant(CLOCK_204) as info:
+        requirements = [arg for rid in timer_checks for arg in ("--requirement", rid)]
+        done = run_against(info, tmp_path, "--phase", "scenarios", *requirements)
+    assert done.returncode == 0, failures(done)
