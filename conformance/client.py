@@ -27,6 +27,8 @@ from conformance.config import RunConfig
 from conformance.errors import (
     CheckNotRunnable,
     ConfigError,
+    ImplementationFailed,
+    SuiteHookFailed,
     TargetTimeout,
     TargetUnreachable,
     UnexpectedResponse,
@@ -541,11 +543,26 @@ class ApiClient:
     # -- time control ---------------------------------------------------------------------
 
     async def advance_clock(self, seconds: float) -> ApiResponse:
-        """Move the target's clock forward (time.control = "test-clock" only)."""
+        """Move the target's clock forward (time.control = "test-clock" only).
+
+        The clock is the suite's hook, not RealtimeKit's API: any 2xx (a 204 with no body
+        too) means done, and anything else means the check could not run (SuiteHookFailed),
+        never that the implementation broke the requirement being checked.
+        """
         if self.config.time.control != "test-clock":
             raise CheckNotRunnable("the target offers no test clock (time.control is 'none'), so it cannot be advanced")
         url = f"{self.config.api_origin}/_conformance/clock/advance"
-        return await self.request("POST", url, json={"seconds": seconds})
+        hook = f"test clock hook POST {url}"
+        try:
+            response = await self.request("POST", url, json={"seconds": seconds})
+        except ImplementationFailed as exc:  # no answer in time, or an unusable one
+            raise SuiteHookFailed(f"{hook} failed: {exc.message}", exchange_id=exc.exchange_id) from exc
+        if not 200 <= response.status < 300:
+            raise SuiteHookFailed(
+                f"{hook} answered {response.status}, not a 2xx: {response.body_excerpt(120)}",
+                exchange_id=response.exchange_id,
+            )
+        return response
 
 
 def _seg(value: str) -> str:
