@@ -95,3 +95,24 @@ def test_a_clock_answering_500_is_an_error_naming_the_hook_never_a_fail(tmp_path
     for line in done.stdout.splitlines():
         if line.startswith(TIMER_CHECKS):
             assert "ERROR" in line and "FAIL" not in line, line
+
+
+def test_a_bridge_process_that_dies_is_an_error_never_a_fail(tmp_path: Path) -> None:
+    """The bridge is the suite's way into a vendor's SDK: when the process itself fails, the
+    checks could not run (exit 2), whatever the requirement."""
+    dies = f"{sys.executable} -c \"import sys; print('bridge: no SDK here', file=sys.stderr); sys.exit(3)\""
+    with ThreadedServer(ReferenceSettings(test_clock=True)) as server:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("RTKC_")},
+            **embedded_env(server),
+            **EMBEDDED_DEFAULTS,
+            "RTKC_DRIVER": "bridge",
+            "RTKC_BRIDGE_COMMAND": dies,
+        }
+        command = [sys.executable, "-m", "conformance.cli", "run", "--reports-dir", str(tmp_path)]
+        selection = ["--run-id", "bridge", "--phase", "scenarios", "--requirement", "END-01", "--requirement", "END-02"]
+        done = subprocess.run([*command, *selection], capture_output=True, text=True, timeout=300, env=env, check=False)
+    records = read_results(tmp_path / "bridge" / "results.jsonl")
+    assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-2000:]
+    assert records and all(r["outcome"] == "error" for r in records), [(r["nodeid"], r["outcome"]) for r in records]
+    assert all("exited with code 3" in r["message"] and "no SDK here" in r["message"] for r in records), records

@@ -9,8 +9,11 @@ complete bridge for the reference realtime protocol.
 
 Who is to blame (conformance/errors.py):
 - the command cannot be started                     → ConfigError
-- no reply within the deadline                      → TargetTimeout
-- the bridge exits or answers nonsense              → UnexpectedResponse (exit code + stderr tail)
+- no reply within the deadline                      → TargetTimeout (the SDK may be waiting on the target)
+- the bridge exits, fails its handshake, or answers
+  lines that break the bridge protocol              → BridgeFailed (exit code + stderr tail): the
+                                                      suite's hook failed, an ERROR, never a FAIL
+- the bridge says the SDK threw (ok false, no code) → UnexpectedResponse
 - the bridge reports a refusal with a client code   → ClientError(code, message)
 
 The participant token appears only in the `join` line written to the bridge's stdin.
@@ -36,7 +39,15 @@ from conformance.drivers.base import (
     Participant,
     ParticipantDriver,
 )
-from conformance.errors import ConfigError, ImplementationFailed, TargetTimeout, UnexpectedResponse
+from conformance.errors import (
+    ConfigError,
+    ConformanceError,
+    ImplementationFailed,
+    SuiteCouldNotRun,
+    SuiteHookFailed,
+    TargetTimeout,
+    UnexpectedResponse,
+)
 from conformance.redaction import Redactor
 
 HELLO_TIMEOUT = 10.0
@@ -47,6 +58,11 @@ RAW_CHARS = 200
 STDERR_LINE_CHARS = 500
 # Label under which the driver's own notes (garbage lines, stray replies) reach the sink.
 BRIDGE_LABEL = "bridge"
+
+
+class BridgeFailed(SuiteHookFailed):
+    """The bridge process itself failed (exited, failed its handshake, broke the protocol):
+    the check could not be run through it, which says nothing about the requirement."""
 
 
 @dataclass
@@ -108,7 +124,7 @@ class BridgeParticipant(Participant):
         if self._used and self._driver.alive:
             # close must not raise: it runs in cleanup paths. A bridge that cannot close shows
             # up later anyway (no participantLeft for the others).
-            with contextlib.suppress(ClientError, ImplementationFailed):
+            with contextlib.suppress(ClientError, ImplementationFailed, BridgeFailed):
                 await self._call("close")
         # The SDK's view of a dropped link, unless the bridge already reported a roomLeft.
         await self._connection_lost()
@@ -185,11 +201,17 @@ class BridgeDriver(ParticipantDriver):
                         "hello", who="", timeout=HELLO_TIMEOUT, realtime_url=self.realtime_url
                     )
                 except Exception as exc:
-                    self._start_failure = exc
+                    failure = exc
+                    if isinstance(exc, ConformanceError) and not isinstance(exc, SuiteCouldNotRun):
+                        # A bridge that cannot even shake hands never reached the target.
+                        failure = BridgeFailed(f"the bridge failed its hello: {exc.message}")
+                    self._start_failure = failure
                     await self._stop_process(grace=0)
-                    raise
+                    if failure is exc:
+                        raise
+                    raise failure from exc
             elif self._gone.is_set():
-                raise UnexpectedResponse(f"the bridge is gone: {self._gone_reason}")
+                raise BridgeFailed(f"the bridge is gone: {self._gone_reason}")
         return self.bridge_info
 
     async def aclose(self) -> None:
@@ -218,7 +240,7 @@ class BridgeDriver(ParticipantDriver):
         """Send one request; the `result` of an ok reply, or raise (see the module docstring)."""
         prefix = f"{who}: " if who else ""
         if self._gone.is_set():
-            raise UnexpectedResponse(f"{prefix}cannot send {op}: {self._gone_reason}")
+            raise BridgeFailed(f"{prefix}cannot send {op}: {self._gone_reason}")
         if for_participant is not None:
             fields["participant"] = for_participant.label
         request_id = next(self._ids)
@@ -234,7 +256,7 @@ class BridgeDriver(ParticipantDriver):
             # The bridge is gone; let the stdout reader find out how (exit code, stderr).
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._gone.wait(), 2)
-            raise UnexpectedResponse(
+            raise BridgeFailed(
                 f"{prefix}cannot send {op}: {self._gone_reason or 'the bridge closed its stdin'}"
             ) from None
         finally:
@@ -263,23 +285,19 @@ class BridgeDriver(ParticipantDriver):
             if result is None:
                 return {}
             if not isinstance(result, dict):
-                raise UnexpectedResponse(
-                    f"{prefix}the bridge's result for {op} is not an object: {self.preview(reply)}"
-                )
+                raise BridgeFailed(f"{prefix}the bridge's result for {op} is not an object: {self.preview(reply)}")
             return result
         if ok is False:
             error = reply.get("error")
             if not isinstance(error, dict):
-                raise UnexpectedResponse(
-                    f"{prefix}the bridge refused {op} without an error object: {self.preview(reply)}"
-                )
+                raise BridgeFailed(f"{prefix}the bridge refused {op} without an error object: {self.preview(reply)}")
             message = self.redactor.redact_text(str(error.get("message") or ""))
             message = message[:STDERR_LINE_CHARS]
             code = error.get("code")
             if isinstance(code, int) and not isinstance(code, bool):
                 raise ClientError(code, message)
             raise UnexpectedResponse(f"{prefix}the bridge could not do {op}: {message or 'no message'}")
-        raise UnexpectedResponse(f"{prefix}the bridge's reply to {op} has no boolean ok: {self.preview(reply)}")
+        raise BridgeFailed(f"{prefix}the bridge's reply to {op} has no boolean ok: {self.preview(reply)}")
 
     async def _write(self, message: dict[str, Any]) -> None:
         proc = self._proc
@@ -444,7 +462,7 @@ class BridgeDriver(ParticipantDriver):
             if not pending.future.done():
                 prefix = f"{pending.who}: " if pending.who else ""
                 pending.future.set_exception(
-                    UnexpectedResponse(f"{prefix}{how} before answering {pending.op}; {self._describe_stderr()}")
+                    BridgeFailed(f"{prefix}{how} before answering {pending.op}; {self._describe_stderr()}")
                 )
             self._pending.pop(request_id, None)
         for participant in self._participants.values():
