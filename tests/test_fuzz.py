@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from conformance import catalogue
 from conformance.config import load_config
 from conformance.errors import ImplementationFailed, SuiteCouldNotRun, TargetUnreachable
-from conformance.fuzz import campaign, safety
+from conformance.fuzz import campaign, checks, safety
 from conformance.fuzz.budget import PRESETS, Budget, budget_for, deadline_seconds, pace
 from conformance.fuzz.findings import Finding, curl, read_report, request_log
 from conformance.fuzz.outcome import MESSAGE_LIMIT, Outcome
@@ -300,6 +301,108 @@ def test_curl_never_carries_a_known_token():
     assert TOKEN not in command and "$RTK_API_TOKEN" in command
 
 
+# -- what each check may fail --------------------------------------------------------------------
+
+MEETING = "/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}"
+
+
+ACTIVE_SESSION = f"GET {MEETING}/active-session"
+
+
+@pytest.mark.parametrize(
+    ("check", "title", "status", "operation", "requirement"),
+    [
+        ("response_schema_conformance", "Response violates schema", 200, "", "API-01"),
+        ("not_a_server_error", "Server error", 500, "", "API-01"),
+        ("content_type_conformance", "Undocumented Content-Type", 200, "", "API-01"),
+        ("status_code_conformance", "Undocumented HTTP status code", 202, "", "API-01"),
+        ("status_code_conformance", "Undocumented HTTP status code", 422, "", "API-04"),  # plausible
+        ("error_envelope", "Custom check failed", 404, ACTIVE_SESSION, "API-02"),  # Cloudflare's error schema
+        ("error_envelope", "Custom check failed", 400, ACTIVE_SESSION, "API-03"),  # not documented so
+        ("error_envelope", "Custom check failed", 404, f"GET {MEETING}", "API-03"),
+        ("ignored_auth", "API accepts requests without authentication", 200, "", "PERM-04"),
+        ("ignored_auth", "Unexpected response to a request without authentication", 400, "", "PERM-06"),
+        ("missing_required_header", "Missing header not rejected", 403, "", "PERM-06"),
+        ("negative_data_rejection", "API accepted schema-violating request", 200, "", "API-04"),
+        ("positive_data_acceptance", "API rejected schema-compliant request", 400, "", "API-04"),
+        ("unsupported_method", "Unsupported methods", 400, "", "API-04"),
+        ("use_after_free", "Use after free", 200, "", "API-04"),
+        ("ensure_resource_availability", "Resource is not available after creation", 404, "", "API-04"),
+        ("a_check_from_a_newer_schemathesis", "?", 400, "", "API-04"),  # not judged: at most a warning
+    ],
+)
+def test_only_what_a_public_source_backs_counts_against_a_must(check, title, status, operation, requirement):
+    assert checks.requirement_of(check, title, status, operation) == requirement
+
+
+def test_every_requirement_a_check_can_fail_is_in_the_catalogue_at_its_level():
+    known = catalogue.load()
+    musts = {checks.API, checks.ENVELOPE, checks.AUTH}
+    shoulds = {checks.ENVELOPE_ELSEWHERE, checks.AUTH_STATUS, checks.CONVENTIONS}
+    assert {rule.requirement for rule in checks.RULES.values()} <= musts | shoulds
+    assert all(known[rid].gating for rid in musts)
+    missing = shoulds - set(known.ids())
+    if missing:
+        pytest.skip(f"the catalogue does not name {sorted(missing)} yet (the lead's file)")
+    assert not any(known[rid].gating for rid in shoulds)  # they warn, never gate
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "official"),
+    [
+        ("PUT", MEETING, True),  # Cloudflare's replace_meeting
+        ("PUT", "/accounts/{a}/realtime/kit/{b}/presets/{preset_id}", True),
+        ("PUT", "/accounts/{account_id}/realtime/kit/{app_id}/meetings/{m}/participants/{p}", True),
+        ("DELETE", MEETING, False),
+        ("PUT", "/accounts/{account_id}/realtime/kit/{app_id}/meetings", False),
+    ],
+)
+def test_methods_cloudflare_describes_are_known(method, path, official):
+    assert checks.officially_supported(method, f"GET {path}") is official
+
+
+def unsupported_method(method: str, path: str, status: int) -> dict[str, Any]:
+    return {
+        "phase": "coverage",
+        "recorder": {
+            "label": f"GET {path}",
+            "cases": {"u": {}},
+            "interactions": {"u": interaction(method, BASE + path.split("/kit/{app_id}")[-1], status)},
+            "checks": {
+                "u": [
+                    {
+                        "name": "unsupported_method",
+                        "status": "failure",
+                        "failure_info": {
+                            "failure": {
+                                "operation": f"GET {path}",
+                                "title": "Unsupported methods",
+                                "message": f"Unsupported method {method} returned {status}, expected 405",
+                            }
+                        },
+                    }
+                ]
+            },
+        },
+    }
+
+
+@pytest.mark.parametrize("status", [200, 400])
+def test_a_method_cloudflare_describes_is_never_a_finding(tmp_path: Path, status: int):
+    report = read_report(events_file(tmp_path, unsupported_method("PUT", MEETING, status)))
+    assert report.findings == [] and [f.method for f in report.excused] == ["PUT"]
+    # schemathesis exits 1 for it all the same: the campaign ran and found nothing to hold.
+    assert judged(report, 1).problem is None
+
+
+def test_an_unlisted_method_elsewhere_is_at_most_a_warning(tmp_path: Path):
+    report = read_report(events_file(tmp_path, unsupported_method("DELETE", MEETING, 400)))
+    [found] = report.findings
+    assert (found.method, found.requirement) == ("DELETE", checks.CONVENTIONS)  # a SHOULD: it warns
+    outcome = Outcome(seed=1, budget="b", requests=1, findings=report.findings)
+    assert outcome.for_requirement("API-01") == [] and outcome.for_requirement(checks.CONVENTIONS) == [found]
+
+
 # -- the campaign's configuration ----------------------------------------------------------------
 
 
@@ -362,11 +465,11 @@ def test_fuzz_settings_from_the_config_file(tmp_path: Path):
 # -- the outcome ----------------------------------------------------------------------------------
 
 
-def finding(check: str, n: int = 0) -> Finding:
+def finding(check: str, n: int = 0, title: str = "Response violates schema") -> Finding:
     return Finding(
         check=check,
         operation=f"GET /op{n}",
-        title="Response violates schema",
+        title=title,
         message="m",
         phase="fuzzing",
         status=200,
@@ -375,7 +478,9 @@ def finding(check: str, n: int = 0) -> Finding:
 
 
 def test_a_failure_message_names_check_operation_and_reproduction_and_stays_short(tmp_path: Path):
-    findings = [finding("response_schema_conformance", n) for n in range(40)] + [finding("ignored_auth")]
+    findings = [finding("response_schema_conformance", n) for n in range(40)] + [
+        finding("ignored_auth", title="API accepts requests without authentication")
+    ]
     outcome = Outcome(seed=3, budget="b", requests=10, seconds=1.0, findings=findings)
     message = outcome.failure_message("API-01", "reports/x/evidence/fuzz/check.txt")
     assert "response_schema_conformance on GET /op0" in message and "curl -X GET" in message

@@ -71,7 +71,7 @@ class Outcome:
         found = self.for_requirement(requirement)
         first = found[0]
         parts = [
-            f"{len(found)} fuzz failure(s) of {requirement} in {self.requests} requests, {self.replay}",
+            f"{len(found)} fuzz finding(s) against {requirement} in {self.requests} requests, {self.replay}",
             f"first: {first.headline()}",
             f"reproduce: {' && '.join(first.reproduction)}",
         ]
@@ -88,7 +88,7 @@ class Outcome:
     def printout(self, where: str, limit: int = 8, width: int = 600) -> str:
         """The failures for the terminal: each with its reproduction (long lines cut)."""
         lines = [
-            f"fuzz phase: {len(self.findings)} failure(s), {self.replay}; all of them in {where}",
+            f"fuzz phase: {len(self.findings)} finding(s), {self.replay}; all of them in {where}",
             "  (to reproduce, export RTK_API_TOKEN=<the admin token> first)",
         ]
         for finding in self.findings[:limit]:
@@ -101,7 +101,7 @@ class Outcome:
     def details(self, requirement: str) -> str:
         """Everything about one requirement, for its evidence file."""
         found = self.for_requirement(requirement)
-        lines = [f"{requirement}: {len(found)} failure(s)", self.summary(), ""]
+        lines = [f"{requirement}: {len(found)} finding(s)", self.summary(), ""]
         for finding in found:
             lines += [finding.describe(), ""]
         return "\n".join(lines)

@@ -28,15 +28,15 @@ def _paging_as_strings(ref: Reference) -> None:
     rewrite_json_responses(ref, rewrite)
 
 
-@fault("server_error_on_largest_session_page", "API-01")
-def _error_on_largest_page(ref: Reference) -> None:
-    """Listing sessions with per_page=100, the documented maximum, crashes with a 500."""
+@fault("server_error_on_empty_session_page", "API-01")
+def _error_on_empty_page(ref: Reference) -> None:
+    """Listing sessions with per_page=0, the documented minimum, crashes with a 500."""
 
     def make(query: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
         def check(operation_id: str, raw: dict[str, str]) -> dict[str, Any]:
             values = query(operation_id, raw)
-            if operation_id == "listSessions" and values.get("per_page") == 100:
-                raise RuntimeError("session page buffer holds 99 rows")
+            if operation_id == "listSessions" and values.get("per_page") == 0:
+                raise RuntimeError("page size 0: division by zero")
             return values
 
         return check
@@ -44,9 +44,10 @@ def _error_on_largest_page(ref: Reference) -> None:
     patch(ref.api.validator, "query", make)
 
 
-@fault("query_errors_without_envelope", "API-02")
+@fault("query_errors_without_envelope", "API-03")
 def _query_errors_bare(ref: Reference) -> None:
-    """A 400 for an invalid query parameter comes back as {"detail": "..."}, not the error envelope."""
+    """A 400 for an invalid query parameter comes back as {"detail": "..."}, not the error envelope
+    (a SHOULD: Cloudflare does not document these 400s with its error schema)."""
 
     def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
         error = body.get("error") if isinstance(body, dict) else None
@@ -58,9 +59,35 @@ def _query_errors_bare(ref: Reference) -> None:
     rewrite_json_responses(ref, rewrite)
 
 
-@fault("webhook_validation_answers_422", "API-01")
+@fault("active_session_404_without_envelope", "API-02")
+def _no_session_bare(ref: Reference) -> None:
+    """`GET …/active-session` with no live session answers 404 {"detail": "..."}, where Cloudflare
+    documents that 404 with its error schema (realtimekit_GetActiveSessionNotFound)."""
+
+    def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
+        if path.endswith("/active-session") and status == 404 and isinstance(body, dict):
+            return status, dumps({"detail": "no active session"}), "application/json"
+        return None
+
+    rewrite_json_responses(ref, rewrite)
+
+
+@fault("webhook_created_answers_202", "API-01")
+def _webhook_202(ref: Reference) -> None:
+    """Creating a webhook answers 202, a success status neither Cloudflare (201) nor the suite lists."""
+
+    def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
+        if path.endswith("/webhooks") and status == 201:
+            return 202, dumps(body), "application/json"
+        return None
+
+    rewrite_json_responses(ref, rewrite)
+
+
+@fault("webhook_validation_answers_422", "API-04")
 def _webhook_422(ref: Reference) -> None:
-    """An invalid webhook body is refused with 422, a status the document does not list."""
+    """An invalid webhook body is refused with 422, a status the description does not list (a
+    SHOULD: Cloudflare documents few error statuses, so an unlisted 4xx only warns)."""
 
     def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
         if "/webhooks" in path and status == 400 and isinstance(body, dict):
