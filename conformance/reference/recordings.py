@@ -68,7 +68,9 @@ class RecordingService:
             "recording_duration": None,
             "file_size": None,
             "download_url": None,
-            "start_reason": {"reason": reason, "caller": {"type": "ORGANIZATION", "name": None}},
+            "download_url_expiry": None,
+            "audio_download_url": None,  # nothing is recorded: there is never an audio file
+            "start_reason": {"reason": reason, "caller": {"type": "ORGANIZATION"}},
             "stop_reason": None,
         }
         self._save(scope, recording)
@@ -90,8 +92,9 @@ class RecordingService:
     def stop(self, scope: str, recording: Doc, reason: str) -> Doc:
         recording["status"] = "UPLOADING"
         recording["stopped_time"] = self.clock.iso()
-        recording["recording_duration"] = round(self.clock.now() - _epoch(recording["started_time"]), 3)
-        recording["stop_reason"] = {"reason": reason, "caller": {"type": "ORGANIZATION", "name": None}}
+        # whole seconds: Cloudflare's `recording_duration` is an integer
+        recording["recording_duration"] = round(self.clock.now() - _epoch(recording["started_time"]))
+        recording["stop_reason"] = {"reason": reason, "caller": {"type": "ORGANIZATION"}}
         self._save(scope, recording)
 
         async def uploaded() -> None:

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from conformance.reference.auth import AuthError, TokenRegistry
 from conformance.reference.hub import token_key
+from conformance.reference.preset_defaults import whole
 from conformance.reference.recordings import RecordingConflict
 from conformance.reference.sessions import NoLiveSession, SessionService
 from conformance.reference.storage import Doc, Storage
@@ -31,22 +32,18 @@ PREFIX = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}"
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_PER_PAGE = 20
 
-PRESET_BOOLEANS = (
-    "accept_waiting_requests",
-    "can_accept_production_requests",
-    "can_change_participant_permissions",
-    "can_edit_display_name",
-    "can_livestream",
-    "can_record",
-    "can_spotlight",
-    "disable_participant_audio",
-    "disable_participant_screensharing",
-    "disable_participant_video",
-    "hidden_participant",
-    "kick_participant",
-    "pin_participant",
-    "show_participant_list",
-)
+PRESET_PARTS = ("permissions", "config", "ui")
+# What a meeting is created with when the request leaves a field out (or, where
+# Cloudflare's create body allows it, sends null). Fields without a default here are
+# absent until set: Cloudflare's meeting schema has no nullable field.
+MEETING_DEFAULTS: dict[str, Any] = {
+    "record_on_start": False,
+    "live_stream_on_start": False,
+    "persist_chat": False,
+    "summarize_on_end": False,
+    "transcribe_on_end": False,
+    "session_keep_alive_time_in_secs": 60,
+}
 MEETING_FIELDS = (
     "title",
     "record_on_start",
@@ -94,10 +91,14 @@ class Call:
 Handler = Callable[["RestApi", Call], Awaitable[Response]]
 
 
-def operation(operation_id: str, *, write: bool) -> Callable[[Handler], Handler]:
+def operation(operation_id: str, *, write: bool, same_body_as: str | None = None) -> Callable[[Handler], Handler]:
+    """`same_body_as`: the operation whose request schema Cloudflare reuses for this one, used
+    while the suite's description lacks this operation (the PUTs reuse the create bodies)."""
+
     def mark(fn: Handler) -> Handler:
         fn.operation_id = operation_id  # type: ignore[attr-defined]
         fn.write = write  # type: ignore[attr-defined]
+        fn.same_body_as = same_body_as  # type: ignore[attr-defined]
         return fn
 
     return mark
@@ -130,10 +131,12 @@ class RestApi:
             ("/meetings", "GET", self.list_meetings),
             ("/meetings/{meeting_id}", "GET", self.get_meeting),
             ("/meetings/{meeting_id}", "PATCH", self.update_meeting),
+            ("/meetings/{meeting_id}", "PUT", self.replace_meeting),
             ("/meetings/{meeting_id}/participants", "POST", self.add_participant),
             ("/meetings/{meeting_id}/participants", "GET", self.list_participants),
             ("/meetings/{meeting_id}/participants/{participant_id}", "GET", self.get_participant),
             ("/meetings/{meeting_id}/participants/{participant_id}", "PATCH", self.edit_participant),
+            ("/meetings/{meeting_id}/participants/{participant_id}", "PUT", self.replace_participant),
             ("/meetings/{meeting_id}/participants/{participant_id}", "DELETE", self.delete_participant),
             ("/meetings/{meeting_id}/participants/{participant_id}/token", "POST", self.refresh_token),
             ("/meetings/{meeting_id}/active-session", "GET", self.get_active_session),
@@ -151,6 +154,7 @@ class RestApi:
             ("/presets", "GET", self.list_presets),
             ("/presets/{preset_id}", "GET", self.get_preset),
             ("/presets/{preset_id}", "PATCH", self.update_preset),
+            ("/presets/{preset_id}", "PUT", self.replace_preset),
             ("/presets/{preset_id}", "DELETE", self.delete_preset),
             ("/webhooks", "POST", self.create_webhook),
             ("/webhooks", "GET", self.list_webhooks),
@@ -190,6 +194,8 @@ class RestApi:
             if name.endswith("_id") and name not in ("account_id", "app_id") and not _is_uuid(value):
                 raise ApiError(404, f"{name.removesuffix('_id')} {value} not found")
         op_id = handler.operation_id
+        if op_id not in self.validator.operations:
+            op_id = handler.same_body_as
         query = self.validator.query(op_id, dict(request.query_params))
         body: Any = {}
         raw = await request.body()
@@ -236,25 +242,11 @@ class RestApi:
     @operation("createMeeting", write=True)
     async def create_meeting(self, call: Call) -> Response:
         now = self.clock.iso()
-        meeting = {
-            "id": str(uuid.uuid4()),
-            "title": None,
-            "status": "ACTIVE",
-            "record_on_start": False,
-            "live_stream_on_start": False,
-            "persist_chat": False,
-            "summarize_on_end": False,
-            "transcribe_on_end": False,
-            "session_keep_alive_time_in_secs": 60,
-            "recording_config": None,
-            "ai_config": None,
-            "created_at": now,
-            "updated_at": now,
-            "scope": call.scope,
-        }
-        meeting.update({k: call.body[k] for k in MEETING_FIELDS if k in call.body})
+        meeting = {"id": str(uuid.uuid4()), "status": "ACTIVE", "created_at": now, "updated_at": now}
+        meeting.update(meeting_fields(call.body))
+        meeting["scope"] = call.scope
         self.storage.put("meetings", meeting, scope=call.scope)
-        return ok(public(meeting), 201)
+        return ok(meeting_view(meeting), 201)
 
     @operation("listMeetings", write=False)
     async def list_meetings(self, call: Call) -> Response:
@@ -271,21 +263,32 @@ class RestApi:
 
         items = self.storage.list("meetings", scope=call.scope, where=keep)
         page, paging = paginate(items, q)
-        return ok([public(m) for m in page], paging=paging)
+        return ok([meeting_view(m) for m in page], paging=paging)
 
     @operation("getMeeting", write=False)
     async def get_meeting(self, call: Call) -> Response:
-        return ok(public(self._meeting(call)))
+        return ok(meeting_view(self._meeting(call)))
 
     @operation("updateMeeting", write=True)
     async def update_meeting(self, call: Call) -> Response:
         meeting = self._meeting(call)
         meeting.update({k: call.body[k] for k in (*MEETING_FIELDS, "status") if k in call.body})
+        return self._save_meeting(call, meeting)
+
+    @operation("replaceMeeting", write=True, same_body_as="createMeeting")
+    async def replace_meeting(self, call: Call) -> Response:
+        # Cloudflare's replace_meeting takes the create body: what it leaves out is reset to
+        # the create defaults; the id, status and created_at stay.
+        meeting = self._meeting(call)
+        kept = {k: meeting[k] for k in ("id", "status", "created_at", "scope")}
+        return self._save_meeting(call, {**kept, **meeting_fields(call.body)})
+
+    def _save_meeting(self, call: Call, meeting: Doc) -> Response:
         meeting["updated_at"] = self.clock.iso()
         self.storage.put("meetings", meeting, scope=call.scope)
         if meeting["status"] == "INACTIVE":
             self.sessions.meeting_deactivated(call.scope, meeting["id"])
-        return ok(public(meeting))
+        return ok(meeting_view(meeting))
 
     # -- participants ----------------------------------------------------------------------
 
@@ -294,13 +297,7 @@ class RestApi:
         meeting = self._meeting(call)
         preset = self._preset_by_name(call.scope, call.body["preset_name"])
         custom_id = call.body["custom_participant_id"]
-        if self.storage.list(
-            "participants",
-            scope=call.scope,
-            parent=meeting["id"],
-            where=lambda p: p["custom_participant_id"] == custom_id,
-        ):
-            raise ApiError(409, f"custom_participant_id {custom_id!r} is already in this meeting")
+        self._custom_id_free(call.scope, meeting["id"], custom_id)
         now = self.clock.iso()
         participant = {
             "id": str(uuid.uuid4()),
@@ -317,17 +314,35 @@ class RestApi:
         token = self._issue_token(participant)
         return ok({**self._participant_view(participant), "token": token}, 201)
 
-    def _issue_token(self, participant: Doc) -> str:
-        old = participant.get("token_key")
-        if old:
-            self.storage.delete("tokens", old)
+    def _custom_id_free(self, scope: str, meeting_id: str, custom_id: str, except_id: str | None = None) -> None:
+        taken = self.storage.list(
+            "participants",
+            scope=scope,
+            parent=meeting_id,
+            where=lambda p: p["custom_participant_id"] == custom_id and p["id"] != except_id,
+        )
+        if taken:
+            raise ApiError(409, f"custom_participant_id {custom_id!r} is already in this meeting")
+
+    def _issue_token(self, participant: Doc, *, revoke: bool = True) -> str:
+        """A new token for the participant; `revoke` ends every token it had before (a
+        refresh), else the earlier ones stay valid (an edit, which also answers a token)."""
+        if revoke:
+            self._revoke_tokens(participant["id"])
         token = "rtkp_" + secrets.token_urlsafe(32)
         participant["token_key"] = token_key(token)
         self.storage.put("participants", participant, scope=participant["scope"], parent=participant["meeting_id"])
         self.storage.put(
-            "tokens", {"id": participant["token_key"], "participant_id": participant["id"]}, scope=participant["scope"]
+            "tokens",
+            {"id": participant["token_key"], "participant_id": participant["id"]},
+            scope=participant["scope"],
+            parent=participant["id"],
         )
         return token
+
+    def _revoke_tokens(self, participant_id: str) -> None:
+        for old in self.storage.list("tokens", parent=participant_id):
+            self.storage.delete("tokens", old["id"])
 
     def _participant_view(self, participant: Doc) -> Doc:
         preset = self.storage.get("presets", participant["preset_id"])
@@ -351,19 +366,37 @@ class RestApi:
     @operation("editParticipant", write=True)
     async def edit_participant(self, call: Call) -> Response:
         participant = self._participant(call)
-        if "preset_name" in call.body:
-            preset = self._preset_by_name(call.scope, call.body["preset_name"])
-            participant.update(preset_id=preset["id"], preset_name=preset["name"])
+        if call.body.get("preset_name") is not None:  # Cloudflare: nullable, null changes nothing
+            self._set_preset(participant, call.body["preset_name"])
         participant.update({k: call.body[k] for k in ("name", "picture") if k in call.body})
+        return self._save_participant(participant)
+
+    @operation("replaceParticipant", write=True, same_body_as="addParticipant")
+    async def replace_participant(self, call: Call) -> Response:
+        participant = self._participant(call)
+        custom_id = call.body["custom_participant_id"]
+        self._custom_id_free(call.scope, participant["meeting_id"], custom_id, participant["id"])
+        self._set_preset(participant, call.body["preset_name"])
+        participant.update(
+            custom_participant_id=custom_id, name=call.body.get("name"), picture=call.body.get("picture")
+        )
+        return self._save_participant(participant)
+
+    def _set_preset(self, participant: Doc, preset_name: str) -> None:
+        preset = self._preset_by_name(participant["scope"], preset_name)
+        participant.update(preset_id=preset["id"], preset_name=preset["name"])
+
+    def _save_participant(self, participant: Doc) -> Response:
+        # Cloudflare answers an edit or a replace with the participant and a token
+        # (`realtimekit_AddParticipant`); tokens issued before stay valid.
         participant["updated_at"] = self.clock.iso()
-        self.storage.put("participants", participant, scope=call.scope, parent=participant["meeting_id"])
-        return ok(self._participant_view(participant))
+        token = self._issue_token(participant, revoke=False)
+        return ok({**self._participant_view(participant), "token": token})
 
     @operation("deleteParticipant", write=True)
     async def delete_participant(self, call: Call) -> Response:
         participant = self._participant(call)
-        if participant.get("token_key"):
-            self.storage.delete("tokens", participant["token_key"])
+        self._revoke_tokens(participant["id"])
         self.storage.delete("participants", participant["id"])
         self.sessions.participant_revoked(participant["id"])
         return ok({k: participant[k] for k in ("created_at", "updated_at", "custom_participant_id", "preset_id")})
@@ -403,7 +436,7 @@ class RestApi:
             }
             for p in peers
         ]
-        return ok({"action": "kick", "participants": kicked})
+        return ok({"action": "kick", "participants": without_nulls(kicked)})
 
     @operation("kickAllParticipants", write=True)
     async def kick_all(self, call: Call) -> Response:
@@ -461,7 +494,7 @@ class RestApi:
             )
         except RecordingConflict as exc:
             raise ApiError(409, str(exc)) from None
-        return ok(recording, 201)
+        return ok(recording_view(recording), 201)
 
     @operation("listRecordings", write=False)
     async def list_recordings(self, call: Call) -> Response:
@@ -473,17 +506,17 @@ class RestApi:
             where=lambda r: not q.get("status") or r["status"] == q["status"],
         )
         page, paging = paginate(items, q)
-        return ok(page, paging=paging)
+        return ok([recording_view(r) for r in page], paging=paging)
 
     @operation("getRecording", write=False)
     async def get_recording(self, call: Call) -> Response:
-        return ok(self._get("recordings", call.path("recording_id"), call.scope, "recording"))
+        return ok(recording_view(self._get("recordings", call.path("recording_id"), call.scope, "recording")))
 
     @operation("recordingAction", write=True)
     async def recording_action(self, call: Call) -> Response:
         recording = self._get("recordings", call.path("recording_id"), call.scope, "recording")
         try:
-            return ok(self.recordings.act(call.scope, recording, call.body["action"]))
+            return ok(recording_view(self.recordings.act(call.scope, recording, call.body["action"])))
         except RecordingConflict as exc:
             raise ApiError(409, str(exc)) from None
 
@@ -494,7 +527,7 @@ class RestApi:
         running = self.recordings.running(call.scope, meeting_id)
         if not running:
             raise ApiError(404, f"meeting {meeting_id} has no active recording")
-        return ok(running[-1])
+        return ok(recording_view(running[-1]))
 
     # -- presets ---------------------------------------------------------------------------
 
@@ -506,7 +539,7 @@ class RestApi:
     async def create_preset(self, call: Call) -> Response:
         self._preset_name_free(call.scope, call.body["name"])
         preset = new_preset(call.body["name"], call.body["permissions"], self.clock.iso(), call.scope)
-        preset.update({k: call.body[k] for k in ("config", "ui") if k in call.body})
+        preset.update({part: whole(part, call.body.get(part)) for part in ("config", "ui")})
         self.storage.put("presets", preset, scope=call.scope)
         return ok(public(preset), 201)
 
@@ -525,10 +558,20 @@ class RestApi:
         if "name" in call.body:
             self._preset_name_free(call.scope, call.body["name"], preset["id"])
             preset["name"] = call.body["name"]
-        if "permissions" in call.body:
-            # replaces the stored permissions as a whole, with create's defaults (the document)
-            preset["permissions"] = preset_permissions(call.body["permissions"])
-        preset.update({k: call.body[k] for k in ("config", "ui") if k in call.body})
+        # a part given replaces the stored one as a whole, with create's defaults (the document)
+        preset.update({part: whole(part, call.body[part]) for part in PRESET_PARTS if part in call.body})
+        return self._save_preset(call, preset)
+
+    @operation("replacePreset", write=True, same_body_as="createPreset")
+    async def replace_preset(self, call: Call) -> Response:
+        # Cloudflare's put-presets-preset_id takes the create body and answers the preset.
+        preset = self._get("presets", call.path("preset_id"), call.scope, "preset")
+        self._preset_name_free(call.scope, call.body["name"], preset["id"])
+        preset["name"] = call.body["name"]
+        preset.update({part: whole(part, call.body.get(part)) for part in PRESET_PARTS})
+        return self._save_preset(call, preset)
+
+    def _save_preset(self, call: Call, preset: Doc) -> Response:
         preset["updated_at"] = self.clock.iso()
         self.storage.put("presets", preset, scope=call.scope)
         return ok(public(preset))
@@ -600,23 +643,70 @@ INTERNAL_FIELDS = frozenset({"scope", "token_key", "left_reason", "meeting_id_in
 
 
 def public(doc: Doc) -> Doc:
-    return {k: v for k, v in doc.items() if k not in INTERNAL_FIELDS}
+    """A stored document as answered: internal fields out, and no nulls. Cloudflare's
+    schemas for meetings, sessions, presets and webhooks have no nullable field, so a
+    value not set is left out rather than sent as null."""
+    return {k: without_nulls(v) for k, v in doc.items() if k not in INTERNAL_FIELDS and v is not None}
 
 
-def preset_permissions(permissions: dict[str, Any]) -> Doc:
-    """Stored permissions from a request's: every flag present, those left out false."""
-    granted: Doc = {flag: bool(permissions.get(flag, False)) for flag in PRESET_BOOLEANS}
-    granted["waiting_room_type"] = permissions.get("waiting_room_type", "SKIP")
-    return granted
+def without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
+# Fields of a recording's storage config that Cloudflare marks write-only (or "not
+# readable by clients"): accepted, stored, never answered.
+WRITE_ONLY_STORAGE_FIELDS = ("access_key", "secret")
+
+
+# Cloudflare's recording schema requires these even while they are null.
+RECORDING_NULLABLE = frozenset(
+    {
+        "download_url",
+        "download_url_expiry",
+        "audio_download_url",
+        "file_size",
+        "session_id",
+        "started_time",
+        "stopped_time",
+    }
+)
+
+
+def recording_view(recording: Doc) -> Doc:
+    """A recording as answered: its required-but-nullable fields kept as null, any other
+    unset field (`stop_reason`, `recording_duration` while running) left out."""
+    return {k: without_nulls(v) for k, v in recording.items() if v is not None or k in RECORDING_NULLABLE}
+
+
+def meeting_view(meeting: Doc) -> Doc:
+    view = public(meeting)
+    storage_config = (view.get("recording_config") or {}).get("storage_config")
+    if isinstance(storage_config, dict):
+        view["recording_config"] = {
+            **view["recording_config"],
+            "storage_config": {k: v for k, v in storage_config.items() if k not in WRITE_ONLY_STORAGE_FIELDS},
+        }
+    return view
+
+
+def meeting_fields(body: dict[str, Any]) -> Doc:
+    """A meeting's settable fields from a create (or replace) body; null means the default."""
+    fields = dict(MEETING_DEFAULTS)
+    fields.update({k: body[k] for k in MEETING_FIELDS if body.get(k) is not None})
+    return fields
 
 
 def new_preset(name: str, permissions: dict[str, Any], now: str, scope: str) -> Doc:
     return {
         "id": str(uuid.uuid4()),
         "name": name,
-        "permissions": preset_permissions(permissions),
-        "config": {},
-        "ui": {},
+        "permissions": whole("permissions", permissions),
+        "config": whole("config", None),
+        "ui": whole("ui", None),
         "created_at": now,
         "updated_at": now,
         "scope": scope,
@@ -624,8 +714,10 @@ def new_preset(name: str, permissions: dict[str, Any], now: str, scope: str) -> 
 
 
 def paginate(items: list[Doc], query: dict[str, Any]) -> tuple[list[Doc], dict[str, int]]:
-    page_no = query.get("page_no", 1)
-    per_page = query.get("per_page", DEFAULT_PER_PAGE)
+    # Cloudflare types both as numbers with minimum 0 and says nothing more: a fraction is
+    # cut to a whole number, page 0 reads as the first page and 0 per page as the default.
+    page_no = max(1, int(query.get("page_no", 1)))
+    per_page = int(query.get("per_page", DEFAULT_PER_PAGE)) or DEFAULT_PER_PAGE
     start = (page_no - 1) * per_page
     page = items[start : start + per_page]
     return page, {"start_offset": start, "end_offset": start + len(page), "total_count": len(items)}

@@ -223,7 +223,7 @@ class SessionService:
         doc = {
             "id": str(uuid.uuid4()),
             "associated_id": meeting["id"],
-            "meeting_display_name": meeting.get("title"),
+            "meeting_display_name": meeting.get("title") or "",  # required, not nullable (Cloudflare)
             "organization_id": scope.split("/")[1],
             "status": "LIVE",
             "type": "meeting",

@@ -263,7 +263,7 @@ async def test_unknown_paths_and_methods(api: Api, room: Room) -> None:
     error = assert_error(await api.get("/nothing-here"), 404)
     assert error["message"] == "no such endpoint"
     assert_error(await api.delete("/meetings"), 405)
-    assert_error(await api.put(f"/meetings/{room.id}", json={}), 405)
+    assert_error(await api.put(f"/meetings/{room.id}/active-session", json={}), 405)  # no PUT there, officially either
     assert_error(await api.get(f"{api.origin}/"), 404)
 
 

@@ -1,0 +1,106 @@
+"""A complete preset from whatever part of one a request gives.
+
+Cloudflare's `realtimekit_Preset` requires `config`, `permissions` and `ui`, each with
+required parts (`permissions.recorder_type`, `ui.design_tokens.colors`, ...). The reference
+stores the defaults below with the request's values laid over them, so every preset it
+answers with is a whole one, whatever the request left out. Values marked `default` in
+Cloudflare's description are used as given there; the rest are the reference's choice
+(privileged flags off, media allowed).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+PRIVILEGED_FLAGS = (
+    "accept_waiting_requests",
+    "can_accept_production_requests",
+    "can_change_participant_permissions",
+    "can_edit_display_name",
+    "can_livestream",
+    "can_record",
+    "can_spotlight",
+    "disable_participant_audio",
+    "disable_participant_screensharing",
+    "disable_participant_video",
+    "hidden_participant",
+    "kick_participant",
+    "pin_participant",
+    "show_participant_list",
+)
+
+_ALLOWED = {"can_produce": "ALLOWED"}
+
+DEFAULT_PERMISSIONS: dict[str, Any] = {
+    **dict.fromkeys(PRIVILEGED_FLAGS, False),
+    "waiting_room_type": "SKIP",
+    "recorder_type": "NONE",
+    "is_recorder": False,
+    "plugins": {"can_close": False, "can_start": False, "can_edit_config": False, "config": {}},
+    "connected_meetings": {
+        "can_alter_connected_meetings": False,
+        "can_switch_connected_meetings": False,
+        "can_switch_to_parent_meeting": False,
+    },
+    "polls": {"can_create": False, "can_vote": True, "can_view": True},
+    "media": {"video": dict(_ALLOWED), "audio": dict(_ALLOWED), "screenshare": dict(_ALLOWED)},
+    "chat": {
+        "public": {"can_send": True, "text": True, "files": True},
+        "private": {"can_send": True, "can_receive": True, "text": True, "files": True},
+    },
+}
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "view_type": "GROUP_CALL",
+    "max_video_streams": {"mobile": 6, "desktop": 25},
+    "max_screenshare_count": 1,
+    "livestream_viewer_qualities": [],
+    "media": {
+        "video": {"quality": "hd", "frame_rate": 30, "simulcast": False},
+        "screenshare": {"quality": "hd", "frame_rate": 5},
+        "audio": {"enable_high_bitrate": False, "enable_stereo": False},
+    },
+}
+
+DEFAULT_UI: dict[str, Any] = {
+    "design_tokens": {
+        "border_radius": "rounded",
+        "border_width": "thin",
+        "spacing_base": 4,
+        "theme": "dark",
+        "colors": {
+            "brand": {"300": "#844d1c", "400": "#9d5b22", "500": "#b56927", "600": "#d37c30", "700": "#d9904f"},
+            "background": {"600": "#222222", "700": "#1f1f1f", "800": "#1b1b1b", "900": "#181818", "1000": "#141414"},
+            "danger": "#FF2D2D",
+            "success": "#62A504",
+            "text": "#EEEEEE",
+            "text_on_brand": "#EEEEEE",
+            "video_bg": "#191919",
+            "warning": "#FFCD07",
+        },
+    }
+}
+
+DEFAULTS = {"permissions": DEFAULT_PERMISSIONS, "config": DEFAULT_CONFIG, "ui": DEFAULT_UI}
+
+
+def overlay(base: Any, given: Any) -> Any:
+    """`given` laid over `base`: objects merge key by key, anything else replaces.
+
+    A null in `given` keeps the default: Cloudflare's preset parts are not nullable
+    (except `livestream_viewer_qualities`, whose default `[]` reads the same).
+    """
+    if given is None:
+        return copy.deepcopy(base)
+    if isinstance(base, dict) and isinstance(given, dict):
+        merged = copy.deepcopy(base)
+        for key, value in given.items():
+            merged[key] = overlay(base[key], value) if key in base else copy.deepcopy(value)
+        return merged
+    return copy.deepcopy(given)
+
+
+def whole(part: str, given: dict[str, Any] | None) -> dict[str, Any]:
+    """One preset part (`permissions`, `config` or `ui`), complete."""
+    return overlay(DEFAULTS[part], given or {})
