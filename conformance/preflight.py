@@ -185,7 +185,8 @@ class _Probe:
 
     def _describe(self, response: httpx.Response) -> str:
         kind = response.headers.get("content-type", "no content type").split(";")[0].strip() or "no content type"
-        body = " ".join(self.redactor.redact_text(response.text[:BODY_CHARS]).split())
+        printable = "".join(c if c.isprintable() else "?" for c in response.text[:BODY_CHARS])
+        body = " ".join(self.redactor.redact_text(printable).split())
         return f"{kind} {body!r}" if body else f"{kind} and an empty body"
 
 
