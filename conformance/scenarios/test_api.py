@@ -59,13 +59,27 @@ async def test_preset_and_webhook_answers_match_the_description(scenario):
 
 
 @requirement("API-02")
-async def test_errors_use_the_error_envelope_with_the_http_status_as_code(scenario):
+async def test_documented_errors_use_the_error_envelope_with_the_http_status_as_code(scenario):
+    # Cloudflare documents GET active-session's 404 with realtimekit_GenericErrorResponse,
+    # whose error.code is "HTTP status code of the error".
+    meeting = await scenario.meeting()
+    must.error_envelope(
+        await scenario.api.get_active_session(meeting["id"]), 404, "read the live session of a meeting nobody joined"
+    )
+
+
+@requirement("API-03")
+async def test_other_refusals_use_the_error_envelope_with_the_http_status_as_code(scenario):
+    # A SHOULD: these statuses are not documented with a body. 401/403 are not judged at all:
+    # Cloudflare's own 401 example is {"message": "Unauthorized"}.
     api = scenario.api
     meeting = await scenario.meeting()
-    must.error_envelope(await api.get_meeting(meeting["id"], auth="none"), 401, "read a meeting without credentials")
     must.error_envelope(await api.get_meeting(UNKNOWN_ID), 404, "read a meeting that does not exist")
     must.error_envelope(await api.update_meeting(meeting["id"], status="NOPE"), 400, "PATCH an invalid status")
-    must.error_envelope(await api.kick_all(meeting["id"]), 404, "kick-all with no live session")
+    # 200 is also a legal answer here (END-06 is a SHOULD); only a refusal's body is judged.
+    no_session = await api.kick_all(meeting["id"])
+    if no_session.status >= 400:
+        must.error_envelope(no_session, no_session.status, "kick-all with no live session")
     must.error_envelope(
         await api.request("POST", "/meetings", raw_body=b"{not json", headers={"content-type": "application/json"}),
         400,

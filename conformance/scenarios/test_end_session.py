@@ -26,9 +26,10 @@ async def test_kick_all_answers_with_the_number_of_participants_removed(scenario
 
     response = await scenario.api.kick_all(meeting["id"])
     data = must.success_data(must.status(response, 200, "end the live session"), "kick-all")
+    # `action` is optional in Cloudflare's schema (realtimekit_KickAllParticipants): judged only when present.
     must.that(
-        isinstance(data.get("action"), str),
-        f"kick-all data.action must be a string, got {data.get('action')!r}",
+        "action" not in data or isinstance(data["action"], str),
+        f"kick-all data.action, when present, must be a string, got {data.get('action')!r}",
         response,
     )
     must.equal(data.get("kicked_participants_count"), 3, "kick-all kicked_participants_count with 3 present", response)
@@ -72,15 +73,13 @@ async def test_client_kick_all_by_a_host_ends_the_session(scenario):
 
 @requirement("END-06")
 async def test_kick_all_without_a_live_session_is_404_and_changes_nothing(scenario):
+    # A SHOULD: Cloudflare documents only 200 for kick-all. The envelope of the 404 is API-03's.
     meeting = await scenario.meeting()
 
-    response = await scenario.api.kick_all(meeting["id"])
-    must.error_envelope(response, 404, "kick-all on a meeting that has no live session")
+    must.status(await scenario.api.kick_all(meeting["id"]), 404, "kick-all on a meeting that has no live session")
 
-    after = must.success_data(
-        must.status(await scenario.api.get_meeting(meeting["id"]), 200, "read the meeting"), "get meeting"
-    )
-    must.equal(after.get("status"), "ACTIVE", "meeting status after a refused kick-all")
+    status = await steps.meeting_status(scenario, meeting["id"], "read the meeting")
+    must.equal(status, "ACTIVE", "meeting status after a kick-all with no live session")
     sessions = must.success_data(
         must.status(await scenario.api.list_sessions(associated_id=meeting["id"]), 200, "list the meeting's sessions"),
         "list sessions",
@@ -149,3 +148,14 @@ async def test_a_join_right_after_an_end_never_lands_in_the_ended_session(scenar
     must.that(
         latecomer.session_id != ended_session, f"a join right after the end landed in the ended session {ended_session}"
     )
+
+
+@requirement("END-10")
+async def test_an_ended_session_carries_ended_at(scenario):
+    meeting = await scenario.meeting()
+    host, _ = await scenario.join_many(meeting["id"], "host", "participant")
+
+    must.status(await scenario.api.kick_all(meeting["id"]), 200, "end the live session")
+
+    data = await steps.session_ended(scenario, host.session_id, "kick-all")
+    must.that(bool(data.get("ended_at")), f"an ENDED session should carry ended_at, got {data.get('ended_at')!r}")

@@ -88,8 +88,8 @@ async def test_a_join_inside_the_keep_alive_window_continues_the_session(scenari
 
     await first.leave()
     await steps.room_left(first, "left", scenario, "the last participant's leave()")
-    live = await steps.active_session(scenario, meeting["id"], "the session is kept alive after the last one left")
-    must.equal(live.get("id"), session_id, "the kept-alive session's id")
+    # What GET active-session answers inside the window is not promised; only that a join
+    # continues the session.
 
     again = await scenario.join(meeting["id"], "participant")
     must.equal(again.session_id, session_id, "the session a join inside the keep-alive window lands in")

@@ -17,13 +17,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 requirement = pytest.mark.requirement
 
 
-async def meeting_status(scenario, meeting_id: str) -> str:
-    data = must.success_data(
-        must.status(await scenario.api.get_meeting(meeting_id), 200, "read the meeting"), "get meeting"
-    )
-    return data.get("status")
-
-
 @requirement("MEET-01")
 async def test_an_end_leaves_the_meeting_active_and_a_new_join_starts_a_new_session(scenario):
     meeting = await scenario.meeting()
@@ -32,7 +25,8 @@ async def test_an_end_leaves_the_meeting_active_and_a_new_join_starts_a_new_sess
     must.status(await scenario.api.kick_all(meeting["id"]), 200, "end the live session")
     await steps.session_ended(scenario, first_session, "kick-all")
 
-    must.equal(await meeting_status(scenario, meeting["id"]), "ACTIVE", "meeting status after its session ended")
+    status = await steps.meeting_status(scenario, meeting["id"], "read the meeting after its session ended")
+    must.equal(status, "ACTIVE", "meeting status after its session ended")
     newcomer = await scenario.join(meeting["id"], "participant")
     must.that(
         bool(newcomer.session_id) and newcomer.session_id != first_session,
@@ -42,28 +36,34 @@ async def test_an_end_leaves_the_meeting_active_and_a_new_join_starts_a_new_sess
     must.equal(live.get("id"), newcomer.session_id, "the live session's id")
 
 
+async def refused_join(scenario, meeting_id: str) -> None:
+    """Try to join an INACTIVE meeting: refusing to add the participant (a 4xx) is a refused
+    join too; otherwise the join itself must fail with a ClientError."""
+    response, custom_id = await scenario.add_participant(meeting_id)
+    if 400 <= response.status < 500:
+        return  # refused at the door
+    seat = scenario.seat_from(response, custom_id, "participant")
+    hopeful = await scenario.client()
+    try:
+        await hopeful.join(seat.token)
+    except ClientError:
+        return  # refused, as it must be
+    raise AssertionError("a participant joined an INACTIVE meeting")
+
+
 @requirement("MEET-02")
 async def test_an_inactive_meeting_refuses_joins_until_it_is_active_again(scenario):
     meeting = await scenario.meeting()
     response = await scenario.api.update_meeting(meeting["id"], status="INACTIVE")
-    must.equal(
-        must.success_data(must.status(response, 200, "deactivate the meeting"), "PATCH").get("status"),
-        "INACTIVE",
-        "status in the PATCH answer",
-    )
+    answered = must.success_data(must.status(response, 200, "deactivate the meeting"), "PATCH")
+    if isinstance(answered, dict) and "status" in answered:  # optional in Cloudflare's meeting schema
+        must.equal(answered["status"], "INACTIVE", "status in the PATCH answer")
 
-    hopeful = await scenario.client()
-    seat = await scenario.seat(meeting["id"])
-    try:
-        await hopeful.join(seat.token)
-    except ClientError:
-        pass  # refused, as it must be
-    else:
-        raise AssertionError("a participant joined an INACTIVE meeting")
+    await refused_join(scenario, meeting["id"])
     await steps.no_active_session(scenario, meeting["id"], "no session starts in an INACTIVE meeting")
 
     must.status(await scenario.api.update_meeting(meeting["id"], status="ACTIVE"), 200, "reactivate the meeting")
-    welcome = await scenario.join(meeting["id"], "participant", seat=seat)
+    welcome = await scenario.join(meeting["id"], "participant")
     must.that(
         welcome.room_state == "joined", f"a join after reactivation must succeed, state is {welcome.room_state!r}"
     )
@@ -77,6 +77,8 @@ async def test_an_invalid_patch_is_400_and_changes_nothing(scenario):
         ({"status": 1}, "a status that is not a string"),
         ({"session_keep_alive_time_in_secs": "soon"}, "a keep-alive that is not a number"),
     ):
+        # Refused is what Cloudflare's schema backs; 400 and its envelope are API-03's (SHOULD).
         response = await scenario.api.update_meeting(meeting["id"], **body)
-        must.error_envelope(response, 400, f"PATCH a meeting with {what}")
-    must.equal(await meeting_status(scenario, meeting["id"]), "ACTIVE", "meeting status after refused PATCHes")
+        must.status(response, range(400, 500), f"PATCH a meeting with {what}")
+    status = await steps.meeting_status(scenario, meeting["id"], "read the meeting after refused PATCHes")
+    must.equal(status, "ACTIVE", "meeting status after refused PATCHes")

@@ -61,7 +61,7 @@ def _webhook_created_answers_200(ref: Reference) -> None:
     rewrite_json_responses(ref, rewrite)
 
 
-@fault("unauthenticated_answers_403", "PERM-04")
+@fault("unauthenticated_answers_403", "PERM-06")
 def _unauthenticated_answers_403(ref: Reference) -> None:
     """A missing or unknown API token is answered 403 instead of 401."""
 

@@ -72,3 +72,46 @@ def _code_mismatch(ref: Reference) -> None:
         return None
 
     rewrite_json_responses(ref, rewrite)
+
+
+@fault("refusals_without_envelope", "API-03")
+def _refusals_bare(ref: Reference) -> None:
+    """A 400 refusing a request body comes back as {"detail": "..."}, not the error envelope
+    (the documented 404 of GET active-session keeps it)."""
+
+    def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
+        error = body.get("error") if isinstance(body, dict) else None
+        if status == 400 and isinstance(error, dict):
+            return status, dumps({"detail": error.get("message")}), "application/json"
+        return None
+
+    rewrite_json_responses(ref, rewrite)
+
+
+@fault("ended_session_without_ended_at", "END-10")
+def _ended_without_ended_at(ref: Reference) -> None:
+    """A session read as ENDED carries no ended_at."""
+
+    def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
+        data = body.get("data") if isinstance(body, dict) else None
+        if isinstance(data, dict) and data.get("status") == "ENDED" and "ended_at" in data:
+            del data["ended_at"]
+            return status, dumps(body), "application/json"
+        return None
+
+    rewrite_json_responses(ref, rewrite)
+
+
+@fault("no_permission_answers_401", "PERM-06")
+def _no_permission_401(ref: Reference) -> None:
+    """A known token without the permission is refused with 401 instead of 403 (still refused)."""
+
+    def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
+        if status == 403:
+            error = body.get("error") if isinstance(body, dict) else None
+            if isinstance(error, dict):
+                error["code"] = 401
+            return 401, dumps(body), "application/json"
+        return None
+
+    rewrite_json_responses(ref, rewrite)
