@@ -17,11 +17,14 @@ REQUIREMENT_OF: dict[str, str] = {
     "session-admin-backend: a request for the live session of a meeting with no live session": "END-03",
     "session-admin-backend: a request to deactivate the meeting": "MEET-02",
     "session-admin-backend: a request to reactivate the meeting": "MEET-02",
-    "session-admin-backend: a request to set a meeting status that does not exist": "MEET-03",
-    "session-admin-backend: a request to deactivate a meeting that does not exist": "API-02",
+    # exactly 400 with the envelope: API-03 (SHOULD); MEET-03 itself asks only for a refusal
+    "session-admin-backend: a request to set a meeting status that does not exist": "API-03",
+    # PATCH's 404 is not documented with a body: its envelope is API-03's (SHOULD)
+    "session-admin-backend: a request to deactivate a meeting that does not exist": "API-03",
     "session-admin-backend: a request to register a meeting.ended webhook": "WH-01",
-    "session-admin-backend: a request to end the live session with a revoked API token": "PERM-04",
-    "session-admin-backend: a request to end the live session with a token lacking the Realtime permission": "PERM-04",
+    # the pacts expect exactly 401 / 403 (and the envelope): PERM-06, a SHOULD
+    "session-admin-backend: a request to end the live session with a revoked API token": "PERM-06",
+    "session-admin-backend: a request to end the live session with a token lacking the Realtime permission": "PERM-06",
     # the webhook receiver (messages)
     "webhook-receiver: a meeting.ended delivery": "END-08",
     "webhook-receiver: a meeting.participantLeft delivery": "LEAVE-02",

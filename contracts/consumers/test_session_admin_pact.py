@@ -58,11 +58,10 @@ def test_ends_the_live_session_for_everyone(pact_dir: Path) -> None:
         .with_request("POST", meeting_path("/active-session/kick-all"))
         .with_header("Authorization", bearer())
     )
-    # Three were in class, so three were removed: the count is the point of the answer. The
-    # action's wording is not documented, and the back office does not read it.
-    respond_json(
-        interaction, 200, {"success": True, "data": {"action": match.str("kick_all"), "kicked_participants_count": 3}}
-    )
+    # Three were in class, so three were removed: the count is the point of the answer.
+    # `action` is optional in Cloudflare's schema and the back office does not read it, so the
+    # contract does not ask for it.
+    respond_json(interaction, 200, {"success": True, "data": {"kicked_participants_count": 3}})
     with pact.serve() as mock, admin_at(mock) as admin:
         assert admin.end_class(MEETING_ID) == 3
     pact.write_file(pact_dir)
@@ -141,9 +140,10 @@ def test_changes_the_meeting_status(pact_dir: Path, description: str, state: str
         .with_header("Authorization", bearer())
         .with_body({"status": status}, content_type="application/json", part="Request")
     )
-    respond_json(interaction, 200, {"success": True, "data": {"id": uuid(MEETING_ID), "status": status}})
+    # Only `id` is required in Cloudflare's meeting schema: a 200 is all the back office needs.
+    respond_json(interaction, 200, {"success": True, "data": {"id": uuid(MEETING_ID)}})
     with pact.serve() as mock, admin_at(mock) as admin:
-        assert act(admin, MEETING_ID) == status
+        assert act(admin, MEETING_ID) == MEETING_ID
     pact.write_file(pact_dir)
 
 
