@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from conformance.catalogue import DOCUMENTED_PROFILES, PROFILES
 from conformance.errors import ConfigError
 from conformance.redaction import REDACTED
 
@@ -39,7 +40,7 @@ __all__ = [
     "load_config",
 ]
 
-ALL_PROFILES: tuple[str, ...] = ("api", "session", "webhooks", "recording", "classroom")
+ALL_PROFILES: tuple[str, ...] = PROFILES
 UNSET = "[unset]"
 
 
@@ -55,7 +56,9 @@ class TargetConfig:
     realtime_url: str | None = None
     webhook_public_key_url: str | None = None
     description: str = ""
-    profiles: tuple[str, ...] = ALL_PROFILES
+    # Unless chosen: what RealtimeKit documents for a configured target; every profile for the
+    # embedded reference, which implements (and so claims) the opt-in `classroom` too.
+    profiles: tuple[str, ...] = DOCUMENTED_PROFILES
 
 
 @dataclass(frozen=True)
@@ -522,6 +525,8 @@ def _build(values: Mapping[str, Any]) -> RunConfig:
         return cls(**{k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)})
 
     target: TargetConfig = section(TargetConfig, "target")
+    if "target.profiles" not in values and not target.base_url:
+        target = TargetConfig(**{**asdict(target), "profiles": ALL_PROFILES})
     tokens: TokensConfig = section(TokensConfig, "tokens")
     driver: DriverConfig = section(DriverConfig, "driver")
 
@@ -605,8 +610,11 @@ realtime_url = "ws://127.0.0.1:8787/realtime"
 # default: origin of base_url + /.well-known/webhooks.json
 webhook_public_key_url = "http://127.0.0.1:8787/.well-known/webhooks.json"
 description = "bundled reference implementation"   # printed in reports
-# Which requirement families to check (RTKC_PROFILES, comma-separated).
-profiles = ["api", "session", "webhooks", "recording", "classroom"]
+# Which requirement families you claim (RTKC_PROFILES, comma-separated). Default: what
+# RealtimeKit documents. "classroom" (the legacy KME host-grace rules, the suite's definition
+# of "host") is opt-in; claim it only if your implementation has a host grace timer, and give
+# the suite a test clock or the real time to wait it out (see [time]).
+profiles = ["api", "session", "webhooks", "recording"]
 
 [tokens]
 # Files holding tokens; or RTKC_ADMIN_TOKEN[_FILE], RTKC_READONLY_TOKEN[_FILE],

@@ -66,6 +66,9 @@ def resolve(
         raise ConfigError("--reference-fault only applies to the embedded reference; drop target.base_url")
     server = start_embedded(faults, config.time.host_grace_seconds)
     env.update(embedded_env(server))
+    # Pin the claim made for the embedded reference (chosen, or every profile), which a load
+    # with a base URL would otherwise narrow to the documented default.
+    env["RTKC_PROFILES"] = ",".join(config.target.profiles)
     for name, value in EMBEDDED_DEFAULTS.items():
         env.setdefault(name, value)
     try:
