@@ -243,6 +243,12 @@ def list_checks(request: RunRequest) -> tuple[str, int]:
     silent = [rid for rid in claimed if rid not in covered]
     if silent and targets is None:
         lines.append(f"claimed but no check selected: {', '.join(silent)}")
+    unclaimed = [p for p in catalogue.OPT_IN_PROFILES if p not in config.target.profiles]
+    if unclaimed:
+        lines.append(
+            f"not claimed (opt-in, rests on the suite's definitions): {', '.join(unclaimed)}; "
+            "claim with --profile or target.profiles"
+        )
     return "\n".join(lines), 0
 
 
