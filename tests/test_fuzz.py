@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -580,3 +581,68 @@ async def test_the_same_seed_sends_the_same_requests_to_a_fresh_reference(tmp_pa
     first, second = await asyncio.gather(seeded_requests(4242), seeded_requests(4242))
     assert [(r["method"], r["path"], r["body"]) for r in first] == [(r["method"], r["path"], r["body"]) for r in second]
     assert list(tmp_path.iterdir()) == []  # no .hypothesis/, no .schemathesis/ where it ran
+
+
+# -- a campaign against an implementation that makes other legal choices --------------------------
+
+REPLACEABLE = re.compile(r"/(meetings|presets|participants)/[^/]+$")
+
+
+def _with_put_and_an_unlisted_delete(app: Any) -> Any:
+    """PUT on a meeting, preset or participant is served (as the PATCH that replaces it, as
+    RealtimeKit has it); DELETE on a meeting, which no description lists, is refused with 400."""
+
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and REPLACEABLE.search(scope["path"]):
+            if scope["method"] == "PUT":
+                scope = {**scope, "method": "PATCH"}
+            elif scope["method"] == "DELETE" and "/participants/" not in scope["path"]:
+                body = json.dumps({"success": False, "error": {"code": 400, "message": "no such operation"}})
+                headers = [(b"content-type", b"application/json")]
+                await send({"type": "http.response.start", "status": 400, "headers": headers})
+                await send({"type": "http.response.body", "body": body.encode()})
+                return
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+async def test_put_where_cloudflare_has_it_is_no_finding_and_an_unlisted_method_only_warns(monkeypatch):
+    from conformance.reference import server as reference_server
+    from conformance.reference.app import ReferenceSettings
+
+    build = reference_server.build
+
+    def build_variant(settings: Any) -> Any:
+        reference = build(settings)
+        reference.app = _with_put_and_an_unlisted_delete(reference.app)
+        return reference
+
+    monkeypatch.setattr(reference_server, "build", build_variant)
+    with reference_server.ThreadedServer(ReferenceSettings()) as server:
+        assert server.reference is not None and server.endpoints is not None
+        credentials = server.reference.settings.credentials
+        target = campaign.Target(
+            base_url=server.endpoints.base_url,
+            account_id=credentials.account_id,
+            app_id=credentials.app_id,
+            token=credentials.admin_token,
+            requests_per_10s=None,
+            request_timeout=10.0,
+        )
+        # The coverage phase is the one that tries methods the description does not list.
+        plan = campaign.Plan(
+            target, Budget("test", examples=1), seed=11, run_id=RUN, deadline=240, phases=("coverage",)
+        )
+        result = await campaign.run(plan)
+        try:
+            report = read_report(result.events)
+        finally:
+            result.discard()
+    assert report.requests > 100, result.output[-2000:]
+    unlisted = [f for f in report.findings if f.check == "unsupported_method"]
+    assert {f.method for f in unlisted} == {"DELETE"}, [f.headline() for f in unlisted]
+    assert {f.requirement for f in unlisted} == {checks.CONVENTIONS}  # a SHOULD: a warning at most
+    musts = {checks.API, checks.ENVELOPE, checks.AUTH}
+    held = [f.headline() for f in report.findings if f.requirement in musts and f.method in ("PUT", "DELETE")]
+    assert held == [], held
