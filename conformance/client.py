@@ -34,6 +34,7 @@ from conformance.errors import (
     UnexpectedResponse,
 )
 from conformance.evidence import EvidenceLog, Exchange, current_check
+from conformance.preset_body import preset_body
 from conformance.ratelimit import Limiter
 
 __all__ = ["ApiClient", "ApiResponse", "Auth", "ClientStats", "current_check"]
@@ -480,19 +481,15 @@ class ApiClient:
     async def create_preset(
         self,
         name: str,
-        permissions: Mapping[str, Any],
+        permissions: Mapping[str, Any] | None = None,
         *,
         config: Mapping[str, Any] | None = None,
         ui: Mapping[str, Any] | None = None,
         auth: Auth = "admin",
     ) -> ApiResponse:
-        # The API requires config and ui too; minimal ones unless the caller has better.
-        body = {
-            "name": name,
-            "config": dict(config) if config is not None else {"view_type": "GROUP_CALL"},
-            "permissions": dict(permissions),
-            "ui": dict(ui) if ui is not None else {},
-        }
+        # Cloudflare's create_preset takes a whole preset: the given parts change the suite's
+        # least-privileged complete body (conformance.preset_body), they do not replace it.
+        body = preset_body(name, permissions, config=config, ui=ui)
         return await self.request("POST", "/presets", json=body, auth=auth)
 
     async def delete_preset(self, preset_id: str, *, auth: Auth = "admin") -> ApiResponse:

@@ -22,23 +22,13 @@ from conformance.config import RunConfig
 from conformance.drivers.base import Participant, ParticipantDriver
 from conformance.errors import CheckNotRunnable, ConfigError, UnexpectedResponse
 from conformance.evidence import EvidenceLog, current_check
+from conformance.preset_body import ROLE_PERMISSIONS
 from conformance.ratelimit import WINDOW_ENV, budget_limiter
 from conformance.redaction import Redactor
 from conformance.sweep import run_tag
 from conformance.webhook_receiver import Channel, WebhookReceiver
 
 log = logging.getLogger("conformance.harness")
-
-HOST_PERMISSIONS = {
-    "kick_participant": True,
-    "pin_participant": True,
-    "can_record": True,
-    "disable_participant_audio": True,
-    "disable_participant_video": True,
-    "accept_waiting_requests": True,
-    "show_participant_list": True,
-}
-PARTICIPANT_PERMISSIONS = {"kick_participant": False, "show_participant_list": True}
 
 
 def created(response: ApiResponse, doing: str) -> dict[str, Any]:
@@ -136,7 +126,7 @@ class Harness:
 
     async def _create_presets(self) -> None:
         run = self.tag
-        for role, permissions in (("host", HOST_PERMISSIONS), ("participant", PARTICIPANT_PERMISSIONS)):
+        for role, permissions in ROLE_PERMISSIONS.items():
             # Each parallel test process makes its own pair: preset names are unique per app.
             worker = os.environ.get("PYTEST_XDIST_WORKER", "")
             name = f"{run}-{worker + '-' if worker else ''}{role}"
