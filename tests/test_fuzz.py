@@ -342,9 +342,6 @@ def test_every_requirement_a_check_can_fail_is_in_the_catalogue_at_its_level():
     shoulds = {checks.ENVELOPE_ELSEWHERE, checks.AUTH_STATUS, checks.CONVENTIONS}
     assert {rule.requirement for rule in checks.RULES.values()} <= musts | shoulds
     assert all(known[rid].gating for rid in musts)
-    missing = shoulds - set(known.ids())
-    if missing:
-        pytest.skip(f"the catalogue does not name {sorted(missing)} yet (the lead's file)")
     assert not any(known[rid].gating for rid in shoulds)  # they warn, never gate
 
 

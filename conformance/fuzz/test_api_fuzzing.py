@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from conformance import catalogue
 from conformance.errors import ImplementationFailed
 from conformance.fuzz import checks
 from conformance.fuzz.outcome import Outcome
@@ -131,30 +130,23 @@ async def test_nothing_works_without_credentials(fuzz: FuzzCheck) -> None:
     fuzz.verify("PERM-04")
 
 
-# The SHOULDs: the plugin reports their failures as warnings, which never gate. A check is
-# defined only when the catalogue names its requirement (an unknown ID stops collection).
-_KNOWN = set(catalogue.load().ids())
-
-if checks.ENVELOPE_ELSEWHERE in _KNOWN:
-
-    @requirement(checks.ENVELOPE_ELSEWHERE)
-    async def test_every_other_error_carries_the_envelope(fuzz: FuzzCheck) -> None:
-        """Every other 4xx/5xx (401/403 aside) is {success: false, error: {code: <status>, message}}."""
-        fuzz.verify(checks.ENVELOPE_ELSEWHERE)
+# The SHOULDs: the plugin reports their failures as warnings, which never gate.
 
 
-if checks.AUTH_STATUS in _KNOWN:
-
-    @requirement(checks.AUTH_STATUS)
-    async def test_a_refusal_for_credentials_is_401_or_403(fuzz: FuzzCheck) -> None:
-        """A request without valid credentials is refused with 401 or 403, not another status."""
-        fuzz.verify(checks.AUTH_STATUS)
+@requirement(checks.ENVELOPE_ELSEWHERE)
+async def test_every_other_error_carries_the_envelope(fuzz: FuzzCheck) -> None:
+    """Every other 4xx/5xx (401/403 aside) is {success: false, error: {code: <status>, message}}."""
+    fuzz.verify(checks.ENVELOPE_ELSEWHERE)
 
 
-if checks.CONVENTIONS in _KNOWN:
+@requirement(checks.AUTH_STATUS)
+async def test_a_refusal_for_credentials_is_401_or_403(fuzz: FuzzCheck) -> None:
+    """A request without valid credentials is refused with 401 or 403, not another status."""
+    fuzz.verify(checks.AUTH_STATUS)
 
-    @requirement(checks.CONVENTIONS)
-    async def test_answers_follow_the_suites_conventions(fuzz: FuzzCheck) -> None:
-        """405 for a method neither description lists, invalid input refused, valid input
-        accepted, 404 after a delete, created resources readable at once, no unlisted 4xx."""
-        fuzz.verify(checks.CONVENTIONS)
+
+@requirement(checks.CONVENTIONS)
+async def test_answers_follow_the_suites_conventions(fuzz: FuzzCheck) -> None:
+    """405 for a method neither description lists, invalid input refused, valid input
+    accepted, 404 after a delete, created resources readable at once, no unlisted 4xx."""
+    fuzz.verify(checks.CONVENTIONS)
