@@ -24,7 +24,7 @@ import pytest
 
 from conformance.drivers import bridge as bridge_module
 from conformance.drivers.base import ClientError, Event, Participant
-from conformance.drivers.bridge import BridgeDriver
+from conformance.drivers.bridge import BridgeDriver, BridgeFailed
 from conformance.errors import ConfigError, TargetTimeout, UnexpectedResponse
 from conformance.reference.app import ReferenceSettings
 from conformance.reference.server import ThreadedServer
@@ -272,7 +272,8 @@ async def test_garbage_lines_are_recorded_and_do_not_break_the_driver() -> None:
         assert refused.value.code == 1106
         with pytest.raises(UnexpectedResponse, match="could not do kick: SDK crashed"):
             await p.kick("peer-2")
-        with pytest.raises(UnexpectedResponse, match="no boolean ok") as malformed:
+        # A reply that breaks the line protocol is the bridge's fault, not the implementation's.
+        with pytest.raises(BridgeFailed, match="no boolean ok") as malformed:
             await p.kick_all()
         # The roomJoined (the join reply) comes before the event written after it.
         assert [e["type"] for e in p.events] == ["roomJoined", "participantJoined"]
@@ -304,13 +305,14 @@ async def test_a_bridge_that_exits_at_once_fails_the_handshake_fast() -> None:
     ]
     driver = BridgeDriver(FAKE_URL, command=command)
     started = time.monotonic()
-    with pytest.raises(UnexpectedResponse) as failed:
+    with pytest.raises(BridgeFailed) as failed:
         await driver.participant("alice")
     assert time.monotonic() - started < 5
+    assert failed.value.outcome == "error"  # the suite could not run, never a FAIL
     message = str(failed.value)
     assert "exited with code 3" in message and "before answering hello" in message
     assert "the SDK is not installed" in message
-    with pytest.raises(UnexpectedResponse):  # the failure sticks; no second process
+    with pytest.raises(BridgeFailed):  # the failure sticks; no second process
         await driver.participant("bob")
     await driver.aclose()
 
@@ -328,7 +330,7 @@ async def test_a_bridge_that_dies_fails_pending_requests_and_disconnects_partici
         p = await driver.participant("alice")
         await p.join(FAKE_TOKEN)
         started = time.monotonic()
-        with pytest.raises(UnexpectedResponse) as died:
+        with pytest.raises(BridgeFailed) as died:
             await p.kick("peer-2")
         assert time.monotonic() - started < 5, "a dead bridge must not wait for the request timeout"
         assert "exited with code 7 before answering kick" in str(died.value)
@@ -338,7 +340,7 @@ async def test_a_bridge_that_dies_fails_pending_requests_and_disconnects_partici
         assert gone == {"type": "roomLeft", "state": "disconnected", "by": "driver"}
         assert p.room_state == "disconnected"
         assert not driver.alive
-        with pytest.raises(UnexpectedResponse, match="cannot send leave: the bridge exited with code 7"):
+        with pytest.raises(BridgeFailed, match="cannot send leave: the bridge exited with code 7"):
             await p.leave()
     assert_no_secret([FAKE_TOKEN], everything_kept(driver, p), str(died.value))
 
@@ -372,7 +374,8 @@ async def test_a_bridge_that_never_answers_times_out(monkeypatch: pytest.MonkeyP
 async def test_a_bridge_that_never_says_hello_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bridge_module, "HELLO_TIMEOUT", 0.5)
     driver = BridgeDriver(FAKE_URL, command=fake("for r in requests():\n    pass\n"))
-    with pytest.raises(TargetTimeout, match=r"did not answer hello within 0\.5s"):
+    # No hello means the bridge never reached the target: its failure, not a timeout of the target.
+    with pytest.raises(BridgeFailed, match=r"did not answer hello within 0\.5s"):
         await driver.participant("alice")
     assert not driver.alive
     await driver.aclose()
