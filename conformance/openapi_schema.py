@@ -6,17 +6,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import cache
 from typing import Any
 from uuid import UUID
 
 import jsonschema_rs
+import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from conformance.resources import openapi_document
+from conformance.resources import openapi_document, openapi_path
 
 ROOT = "urn:realtimekit-openapi"
 
@@ -94,6 +96,34 @@ def operations() -> dict[str, tuple[str, str, dict[str, Any]]]:
             if isinstance(op, dict) and "operationId" in op:
                 found[op["operationId"]] = (method.upper(), path, op)
     return found
+
+
+OFFICIAL_DESCRIPTION = "cloudflare-realtimekit-openapi.yaml"  # beside openapi/realtimekit.yaml
+_TEMPLATE = re.compile(r"\{[^}]*\}")
+
+
+def _shape(path: str) -> str:
+    # The two descriptions name some path parameters differently.
+    return _TEMPLATE.sub("{}", path.rstrip("/"))
+
+
+@cache
+def _official_statuses() -> dict[tuple[str, str], frozenset[str]]:
+    document = yaml.safe_load(openapi_path().with_name(OFFICIAL_DESCRIPTION).read_text(encoding="utf-8"))
+    return {
+        (method.upper(), _shape(path)): frozenset(str(s) for s in (op.get("responses") or {}))
+        for path, item in (document.get("paths") or {}).items()
+        for method, op in item.items()
+        if isinstance(op, dict)
+    }
+
+
+def officially_documented(operation_id: str, status: int) -> bool:
+    """Whether Cloudflare's own description lists `status` for this operation. An error status
+    it does not list is one of the suite's additions: its body is judged by API-03 (SHOULD),
+    not as a MUST."""
+    method, path, _ = operations()[operation_id]
+    return str(status) in _official_statuses().get((method, _shape(path)), frozenset())
 
 
 def response_problem(operation_id: str, status: int, body: Any, content_type: str) -> str | None:

@@ -17,22 +17,29 @@ async def active_session(scenario: Scenario, meeting_id: str, doing: str) -> dic
     return must.success_data(response, doing)
 
 
-async def meeting_status(scenario: Scenario, meeting_id: str, doing: str) -> str:
-    """The meeting's `status`, read through the API.
-
-    Cloudflare's meeting schema makes `status` optional. An implementation that leaves it out
-    is not wrong, but then the suite cannot tell from a read whether a refused change left the
-    meeting as it was: that check cannot run (NOT RUN), which is never a pass and never a FAIL.
-    """
+async def read_meeting(scenario: Scenario, meeting_id: str, doing: str) -> dict[str, Any]:
     response = await scenario.api.get_meeting(meeting_id)
     data = must.success_data(must.status(response, 200, doing), doing)
-    status = data.get("status") if isinstance(data, dict) else None
-    if status is None:
+    must.that(isinstance(data, dict), f"{doing}: the meeting is not an object: {response.body_excerpt()}", response)
+    return data
+
+
+async def meeting_unchanged(scenario: Scenario, before: dict[str, Any], doing: str) -> None:
+    """The meeting reads as it did before requests that must have had no effect.
+
+    Cloudflare's meeting schema requires only `id`, `created_at` and `updated_at`. Where the
+    meeting carries `status` it must be what it was; where it does not, `updated_at` is the
+    witness that nothing changed.
+    """
+    after = await read_meeting(scenario, before["id"], f"read the meeting ({doing})")
+    if "status" in before or "status" in after:
+        must.equal(after.get("status"), before.get("status"), f"meeting status {doing}")
+        return
+    if not before.get("updated_at"):
         raise CheckNotRunnable(
-            f"{doing}: the meeting object carries no status (optional in Cloudflare's schema), "
-            "so this check cannot tell whether the meeting changed"
+            f"{doing}: the meeting carries neither status nor updated_at, so this check cannot tell whether it changed"
         )
-    return status
+    must.equal(after.get("updated_at"), before.get("updated_at"), f"meeting updated_at {doing} (it has no status)")
 
 
 async def no_active_session(scenario: Scenario, meeting_id: str, doing: str) -> None:

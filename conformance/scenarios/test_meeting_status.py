@@ -25,8 +25,9 @@ async def test_an_end_leaves_the_meeting_active_and_a_new_join_starts_a_new_sess
     must.status(await scenario.api.kick_all(meeting["id"]), 200, "end the live session")
     await steps.session_ended(scenario, first_session, "kick-all")
 
-    status = await steps.meeting_status(scenario, meeting["id"], "read the meeting after its session ended")
-    must.equal(status, "ACTIVE", "meeting status after its session ended")
+    ended = await steps.read_meeting(scenario, meeting["id"], "read the meeting after its session ended")
+    if "status" in ended:  # optional in Cloudflare's schema; the join below is the proof either way
+        must.equal(ended["status"], "ACTIVE", "meeting status after its session ended")
     newcomer = await scenario.join(meeting["id"], "participant")
     must.that(
         bool(newcomer.session_id) and newcomer.session_id != first_session,
@@ -70,8 +71,9 @@ async def test_an_inactive_meeting_refuses_joins_until_it_is_active_again(scenar
 
 
 @requirement("MEET-03")
-async def test_an_invalid_patch_is_400_and_changes_nothing(scenario):
+async def test_an_invalid_patch_is_refused_and_changes_nothing(scenario):
     meeting = await scenario.meeting()
+    before = await steps.read_meeting(scenario, meeting["id"], "read the meeting")
     for body, what in (
         ({"status": "PAUSED"}, "an unknown status"),
         ({"status": 1}, "a status that is not a string"),
@@ -80,5 +82,4 @@ async def test_an_invalid_patch_is_400_and_changes_nothing(scenario):
         # Refused is what Cloudflare's schema backs; 400 and its envelope are API-03's (SHOULD).
         response = await scenario.api.update_meeting(meeting["id"], **body)
         must.status(response, range(400, 500), f"PATCH a meeting with {what}")
-    status = await steps.meeting_status(scenario, meeting["id"], "read the meeting after refused PATCHes")
-    must.equal(status, "ACTIVE", "meeting status after refused PATCHes")
+    await steps.meeting_unchanged(scenario, before, "after refused PATCHes")
