@@ -3,17 +3,30 @@ the target is down, broken or silent (the run ends in time and says who is to bl
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.hostile import Always429, Always500, Garbage, Hangs, Resets, TruncatedJson, WrongContentType, closed_port_url
+from tests.hostile import (
+    Always429,
+    Always500,
+    Garbage,
+    Hangs,
+    Resets,
+    TruncatedJson,
+    Vanishes,
+    WrongContentType,
+    closed_port_url,
+)
 
 
 def conformance(
@@ -68,38 +81,80 @@ def test_a_run_against_a_fault_fails_with_exit_1_naming_the_requirement(tmp_path
     assert "FAIL" in line and "roomLeft state" in line
 
 
+# The preflight sends one request for the admin token alone (target_env configures no other).
+PREFLIGHT_REQUESTS = 1
+
+
+def after_preflight(target: type) -> Callable[[], Any]:
+    """The hostile target, answering the preflight's request well and misbehaving after it."""
+    return functools.partial(target, honest_requests=PREFLIGHT_REQUESTS)
+
+
+@pytest.mark.parametrize(
+    ("target", "says"),
+    [
+        (None, ["cannot reach", "cannot connect", "is the target running there?"]),
+        (Hangs, ["cannot reach", "no answer within"]),
+        (Resets, ["cannot reach", "connection"]),
+        (Garbage, ["not a RealtimeKit API", "answered 201"]),
+        (WrongContentType, ["not a RealtimeKit API", "answered 201 with text/html"]),
+        (TruncatedJson, ["cannot reach", "closed before a complete answer"]),
+    ],
+    ids=["unreachable", "hangs", "resets", "garbage", "wrong-content-type", "truncated-json"],
+)
+def test_a_target_broken_from_the_start_stops_at_the_preflight(tmp_path: Path, target, says):
+    """Not RealtimeKit at that URL, or not reachable: the suite could not run (exit 2), in one
+    line naming what went wrong, before any check could blame the implementation."""
+    started = time.monotonic()
+    if target is None:
+        done = conformance("run", "--reports-dir", str(tmp_path), env=target_env(closed_port_url()), timeout=60)
+    else:
+        with target() as url:
+            done = conformance("run", "--reports-dir", str(tmp_path), env=target_env(url), timeout=60)
+    elapsed = time.monotonic() - started
+    output = (done.stdout + done.stderr).strip().splitlines()
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert len(output) == 1 and output[0].startswith("no check ran: "), output
+    for words in says:
+        assert words in output[0], output[0]
+    assert "FAIL" not in output[0] and "Traceback" not in output[0]
+    assert "canary-admin-token-0001" not in output[0]
+    assert elapsed < 10, f"{elapsed:.1f}s"
+
+
 @pytest.mark.parametrize(
     ("target", "codes", "says"),
     [
-        (None, {2}, "cannot connect"),
         (Always500, {1}, "500"),
-        (Hangs, {1, 2}, "within"),
-        (Resets, {2}, "connection"),
-        (Garbage, {1}, "201"),
-        (WrongContentType, {1}, "201"),
-        (TruncatedJson, {1, 2}, "preset"),
         (Always429, {1}, "429"),
+        (after_preflight(Vanishes), {2}, "cannot connect"),
+        (after_preflight(Hangs), {1, 2}, "within"),
+        (after_preflight(Resets), {2}, "connection"),
+        (after_preflight(Garbage), {1}, "201"),
+        (after_preflight(WrongContentType), {1}, "201"),
+        (after_preflight(TruncatedJson), {1, 2}, "preset"),
     ],
     ids=[
-        "unreachable",
         "answers-500",
+        "always-429",
+        "vanishes",
         "hangs",
         "resets",
         "garbage",
         "wrong-content-type",
         "truncated-json",
-        "always-429",
     ],
 )
-def test_a_broken_target_ends_in_time_with_a_clear_reason(tmp_path: Path, target, codes, says):
+def test_a_target_broken_after_the_preflight_ends_in_time_with_a_clear_reason(tmp_path: Path, target, codes, says):
+    """The checks meet the broken behaviour mid-run: an answer that is wrong (garbage to a
+    create, a 500) is the implementation's failure (exit 1); no answer at all means the
+    suite could not run (exit 2). Either way the run ends within its deadline."""
     started = time.monotonic()
-    if target is None:
-        done = conformance("run", "--reports-dir", str(tmp_path), env=target_env(closed_port_url()), timeout=120)
-    else:
-        with target() as url:
-            done = conformance("run", "--reports-dir", str(tmp_path), env=target_env(url), timeout=120)
+    with target() as url:
+        done = conformance("run", "--reports-dir", str(tmp_path), env=target_env(url), timeout=120)
     elapsed = time.monotonic() - started
     assert done.returncode in codes, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "no check ran" not in done.stdout, "the preflight must let this target through"
     assert "Traceback" not in done.stdout + done.stderr
     assert says in done.stdout, done.stdout[-2000:]
     assert elapsed < 120
