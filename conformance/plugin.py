@@ -43,6 +43,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--rtkc-collected", default=None, help="write the selected checks here as JSON lines (--list)")
     group.addoption("--rtkc-shuffle", type=int, default=None, help="run the checks in a random order from this seed")
     group.addoption(
+        "--rtkc-progress",
+        action="store_true",
+        help="one line per check in the verdict's words (pass, FAIL, NOT RUN, ERROR), named by requirement",
+    )
+    group.addoption(
         "--rtkc-campaign-first",
         action="store_true",
         help="under xdist, give the fuzz campaign a worker before anything else (scheduling.py)",
@@ -228,17 +233,41 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for key, value in report.user_properties:
         if key == RESULT_KEY:
             _stream_path_write(value)
+            _progress_line(json.loads(value))
 
 
 _RESULTS_PATH: Path | None = None
+_PROGRESS: Any = None  # the terminal reporter, when --rtkc-progress asks for the suite's own lines
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    global _RESULTS_PATH
+    global _RESULTS_PATH, _PROGRESS
     path = session.config.getoption("--rtkc-results")
     # xdist workers also see their own reports; only the controller (or a lone process) writes.
     is_worker = hasattr(session.config, "workerinput")
     _RESULTS_PATH = Path(path) if path and not is_worker else None
+    progress = session.config.getoption("--rtkc-progress") and not is_worker
+    _PROGRESS = session.config.pluginmanager.get_plugin("terminalreporter") if progress else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    """With --rtkc-progress, pytest's own words (FAILED for a check that could not run,
+    "errors" next to a verdict of FAIL) stay out of the output: the suite prints its own line."""
+    if not config.getoption("--rtkc-progress") or "requirement" not in report.keywords:
+        return None
+    return ("rtkc", "", "")
+
+
+def _progress_line(record: dict[str, Any]) -> None:
+    if _PROGRESS is None:
+        return
+    from conformance.reports.names import check_name
+    from conformance.verdict import SYMBOL
+
+    word = SYMBOL.get(record["outcome"], record["outcome"])
+    name = check_name(record["nodeid"], record["requirements"])
+    _PROGRESS.write_line(f"{word:<8} {name} ({record['duration']:.1f}s)")
 
 
 def _stream_path_write(line: str) -> None:

@@ -14,6 +14,8 @@ Outcomes, by requirement:
 from __future__ import annotations
 
 import json
+import shutil
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,16 +98,30 @@ SYMBOL = {
 }
 
 
-def table(verdicts: list[Verdict]) -> str:
-    lines = [f"{'requirement':<10} {'level':<6} {'profile':<9} {'verdict':<8} detail"]
+def _width() -> int:
+    return shutil.get_terminal_size((120, 24)).columns
+
+
+def table(verdicts: list[Verdict], width: int | None = None) -> str:
+    """One row per requirement; a long detail wraps under its column (cutting it lost the
+    actionable end, e.g. which setting to change), and a detail equal to the row above is
+    said once."""
+    head = f"{'requirement':<10} {'level':<6} {'profile':<9} {'verdict':<8} "
+    wrap = max(40, (width or _width()) - len(head))
+    lines = [head + "detail"]
+    previous = None
     for v in verdicts:
         detail = v.message if v.outcome not in ("pass", "disabled") or v.note else ""
         if v.outcome == "disabled":
             detail = "profile not claimed"
-        lines.append(
-            f"{v.requirement.id:<10} {v.requirement.level:<6} {v.requirement.profile:<9} "
-            f"{SYMBOL[v.outcome]:<8} {detail[:160]}"
-        )
+        elif detail and previous is not None and detail == previous[1]:
+            detail = f"(same as {previous[0]})"
+        else:
+            previous = (v.requirement.id, detail) if detail else None
+        row = f"{v.requirement.id:<10} {v.requirement.level:<6} {v.requirement.profile:<9} {SYMBOL[v.outcome]:<8} "
+        parts = textwrap.wrap(detail, wrap, break_long_words=False, break_on_hyphens=False) or [""]
+        lines.append((row + parts[0]).rstrip())
+        lines += [" " * len(head) + part for part in parts[1:]]
     counts: dict[str, int] = {}
     for v in verdicts:
         counts[v.outcome] = counts.get(v.outcome, 0) + 1
