@@ -234,7 +234,8 @@ class RestApi:
     def _preset_by_name(self, scope: str, name: str) -> Doc:
         found = self.storage.list("presets", scope=scope, where=lambda p: p["name"] == name)
         if not found:
-            raise ApiError(400, f"no preset named {name!r} in this app")
+            # 404 like any other missing resource; the body itself was valid, so not a 400
+            raise ApiError(404, f"no preset named {name!r} in this app")
         return found[0]
 
     # -- meetings --------------------------------------------------------------------------
@@ -494,7 +495,7 @@ class RestApi:
             )
         except RecordingConflict as exc:
             raise ApiError(409, str(exc)) from None
-        return ok(recording_view(recording), 201)
+        return ok(recording_view(recording))  # 200: Cloudflare's start_recording documents only 200
 
     @operation("listRecordings", write=False)
     async def list_recordings(self, call: Call) -> Response:
@@ -503,7 +504,7 @@ class RestApi:
             "recordings",
             scope=call.scope,
             parent=q.get("meeting_id"),
-            where=lambda r: not q.get("status") or r["status"] == q["status"],
+            where=lambda r: not q.get("status") or r["status"] in _as_list(q["status"]),
         )
         page, paging = paginate(items, q)
         return ok([recording_view(r) for r in page], paging=paging)
@@ -721,6 +722,10 @@ def paginate(items: list[Doc], query: dict[str, Any]) -> tuple[list[Doc], dict[s
     start = (page_no - 1) * per_page
     page = items[start : start + per_page]
     return page, {"start_offset": start, "end_offset": start + len(page), "total_count": len(items)}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _is_uuid(value: str) -> bool:

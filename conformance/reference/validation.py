@@ -158,6 +158,9 @@ class RequestValidator:
 def _coerce(raw: str, schema: dict[str, Any]) -> Any:
     kind = schema.get("type")
     kinds = kind if isinstance(kind, list) else [kind]
+    if "array" in kinds:
+        # Cloudflare's array query parameters are `explode: false`: one comma-separated value
+        return [_coerce(item, schema.get("items", {})) for item in raw.split(",")]
     try:
         if "integer" in kinds:
             return int(raw)

@@ -110,7 +110,11 @@ async def test_another_accounts_token_sees_nothing_here(api: Api, room: Room) ->
         ("POST", f"/meetings/{room.id}/participants/{room.registered['alice']['id']}/token", None),
         ("GET", f"/meetings/{room.id}/active-session", None),
         ("POST", f"/meetings/{room.id}/active-session/kick-all", None),
-        ("POST", f"/meetings/{room.id}/active-session/kick", {"participant_ids": [room.registered["alice"]["id"]]}),
+        (
+            "POST",
+            f"/meetings/{room.id}/active-session/kick",
+            {"participant_ids": [room.registered["alice"]["id"]], "custom_participant_ids": []},
+        ),
         ("GET", f"/sessions/{session_id}", None),
         ("GET", f"/sessions/{session_id}/participants", None),
         ("POST", "/recordings", {"meeting_id": room.id}),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.drivers.base import ClientError
+from conformance.preset_body import preset_body
 
 from .conftest import HOST, PARTICIPANT, Api, Receiver, Room, assert_error, close_code, settle
 
@@ -17,10 +18,7 @@ async def test_kick_participant_permission_follows_the_preset(api: Api, room: Ro
         "POST",
         "/presets",
         201,
-        json={
-            "name": "custom-moderator",
-            "permissions": {"kick_participant": True},
-        },
+        json=preset_body("custom-moderator", {"kick_participant": True}),
     )
     assert custom["permissions"]["kick_participant"] is True
     host = await room.join("host", HOST)

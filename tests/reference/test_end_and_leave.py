@@ -106,7 +106,7 @@ async def test_rest_kick_removes_only_that_participant(api: Api, room: Room) -> 
 
     response = await api.post(
         f"/meetings/{room.id}/active-session/kick",
-        json={"participant_ids": [room.registered["alice"]["id"]]},
+        json={"participant_ids": [room.registered["alice"]["id"]], "custom_participant_ids": []},
     )
 
     assert response.status_code == 200, response.text
@@ -128,7 +128,9 @@ async def test_rest_kick_by_custom_participant_id(api: Api, room: Room) -> None:
     await room.join("host", HOST)
     bob = await room.join("bob")
 
-    response = await api.post(f"/meetings/{room.id}/active-session/kick", json={"custom_participant_ids": ["bob"]})
+    response = await api.post(
+        f"/meetings/{room.id}/active-session/kick", json={"participant_ids": [], "custom_participant_ids": ["bob"]}
+    )
 
     assert response.status_code == 200, response.text
     assert (await bob.wait_for("roomLeft"))["state"] == "kicked"
@@ -139,7 +141,10 @@ async def test_rest_kick_of_someone_absent_is_404_and_changes_nothing(api: Api, 
     alice = await room.join("alice")
     absent = await room.register("absent")
 
-    response = await api.post(f"/meetings/{room.id}/active-session/kick", json={"participant_ids": [absent["id"]]})
+    response = await api.post(
+        f"/meetings/{room.id}/active-session/kick",
+        json={"participant_ids": [absent["id"]], "custom_participant_ids": []},
+    )
 
     assert_error(response, 404)
     await settle(api.srv)

@@ -5,6 +5,10 @@ Cloudflare's types are not nullable."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from conformance.preset_body import preset_body
+
 from .conftest import HOST, PARTICIPANT, Api, Room, assert_error
 
 
@@ -54,27 +58,35 @@ async def test_put_participant_replaces_it(api: Api, room: Room) -> None:
     assert replaced["custom_participant_id"] == "new-id" and replaced["preset_name"] == HOST
     assert "name" not in replaced or replaced["name"] is None  # left out: cleared
     assert_error(await api.put(path, json={"custom_participant_id": "taken", "preset_name": PARTICIPANT}), 409)
-    assert_error(await api.put(path, json={"custom_participant_id": "x", "preset_name": "nope"}), 400)
+    assert_error(await api.put(path, json={"custom_participant_id": "x", "preset_name": "nope"}), 404)
+
+
+def contains(whole: Any, part: Any) -> bool:
+    """Every value of `part` is in `whole` (objects may hold more: the defaults)."""
+    if isinstance(part, dict):
+        return isinstance(whole, dict) and all(k in whole and contains(whole[k], v) for k, v in part.items())
+    return bool(whole == part)
 
 
 async def test_presets_are_whole_and_put_replaces_them(api: Api) -> None:
-    created = await api.data(
-        "POST",
-        "/presets",
-        201,
-        json={"name": "whole", "permissions": {"kick_participant": True}, "config": {}, "ui": {}},
-    )
-    assert created["permissions"]["recorder_type"] == "NONE"
-    assert created["config"]["media"]["video"]["quality"] and created["ui"]["design_tokens"]["colors"]
+    body = preset_body("whole", {"kick_participant": True})
+    created = await api.data("POST", "/presets", 201, json=body)
+    assert contains(created, body)
     path = f"/presets/{created['id']}"
-    body = {
-        "name": "whole-2",
-        "permissions": {"can_record": True, "kick_participant": False},
-        "config": {"view_type": "WEBINAR"},
-        "ui": {},
-    }
+    body = preset_body("whole-2", {"can_record": True}, config={"view_type": "WEBINAR"})
     replaced = await api.data("PUT", path, json=body)
-    assert replaced["id"] == created["id"] and replaced["name"] == "whole-2"
-    assert replaced["permissions"]["can_record"] is True and replaced["permissions"]["kick_participant"] is False
-    assert replaced["config"]["view_type"] == "WEBINAR" and replaced["config"]["max_video_streams"]
+    assert replaced["id"] == created["id"] and contains(replaced, body)
     assert await api.data("GET", path) == replaced
+    # a part given to PATCH is stored whole: what it leaves out takes the reference's defaults
+    patched = await api.data("PATCH", path, json={"ui": {"design_tokens": {"theme": "light"}}})
+    assert patched["ui"]["design_tokens"]["theme"] == "light" and patched["ui"]["design_tokens"]["colors"]
+
+
+async def test_recordings_filter_by_several_statuses(api: Api, room: Room) -> None:
+    await room.join("host", HOST)
+    recording = await api.data("POST", "/recordings", 200, json={"meeting_id": room.id})
+    assert "stop_reason" not in recording and recording["download_url_expiry"] is None  # required, nullable
+    # Cloudflare's `status` is an array sent as one comma-separated value (explode: false)
+    for statuses, found in (("PAUSED,RECORDING", [recording["id"]]), ("UPLOADED,ERRORED", [])):
+        listed = await api.data("GET", "/recordings", params={"meeting_id": room.id, "status": statuses})
+        assert [r["id"] for r in listed] == found, statuses

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from conformance.preset_body import preset_body
 from conformance.resources import openapi_document
 
 from .conftest import HOST, PARTICIPANT, Api, Room, pointer, schema_errors
@@ -59,10 +60,12 @@ WALK: list[tuple[str, dict[str, Any] | None, Any]] = [
     ("listMeetings", {"page_no": 1, "per_page": 10, "status": "ACTIVE"}, None),
     ("getMeeting", None, None),
     ("updateMeeting", None, {"title": "walked"}),
+    ("replaceMeeting", None, {"title": "replaced", "session_keep_alive_time_in_secs": 90}),
     ("addParticipant", None, {"custom_participant_id": "walk-added", "preset_name": PARTICIPANT, "name": "Added"}),
     ("listParticipants", {"per_page": 50}, None),
     ("getParticipant", None, None),
     ("editParticipant", None, {"name": "Renamed", "preset_name": HOST}),
+    ("replaceParticipant", None, {"custom_participant_id": "walk-replaced", "preset_name": HOST, "name": "Replaced"}),
     ("refreshParticipantToken", None, None),
     ("getActiveSession", None, None),
     ("listSessions", {"associated_id": "{meeting_id}", "status": "LIVE", "sort_order": "ASC"}, None),
@@ -73,10 +76,11 @@ WALK: list[tuple[str, dict[str, Any] | None, Any]] = [
     ("getRecording", None, None),
     ("getActiveRecording", None, None),
     ("recordingAction", None, {"action": "pause"}),
-    ("createPreset", None, {"name": "walk-preset", "permissions": {"kick_participant": False, "can_record": True}}),
+    ("createPreset", None, preset_body("walk-preset", {"can_record": True})),
     ("listPresets", None, None),
     ("getPreset", None, None),
     ("updatePreset", None, {"name": "walk-preset-renamed"}),
+    ("replacePreset", None, preset_body("walk-preset-replaced")),
     (
         "createWebhook",
         None,
@@ -90,7 +94,7 @@ WALK: list[tuple[str, dict[str, Any] | None, Any]] = [
         None,
         {"name": "walk-3", "url": "http://127.0.0.1:9/walk3", "events": ["meeting.started"], "enabled": False},
     ),
-    ("kickParticipants", None, {"participant_ids": ["{kick_id}"]}),
+    ("kickParticipants", None, {"participant_ids": ["{kick_id}"], "custom_participant_ids": []}),
     ("kickAllParticipants", None, None),
     ("deleteParticipant", None, None),
     ("deletePreset", None, None),
