@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from conformance import must
@@ -98,3 +99,39 @@ def is_event(name: str, session_id: str | None = None) -> Any:
 
 async def delivery(channel: Channel, name: str, scenario: Scenario, session_id: str | None = None) -> Delivery:
     return await channel.wait_for(is_event(name, session_id), scenario.timeout, what=name)
+
+
+# -- negative windows ------------------------------------------------------------------------
+# "Nothing happens" is watched as long as the matching positive wait would have waited for the
+# thing to happen; with a test clock the target's time is first moved past that point, so a
+# late wrong effect (a timer, a retry) is due before the watch begins.
+
+
+async def negative_window(scenario: Scenario, horizon: float, why: str) -> float:
+    """Seconds of real time to watch for something that must not happen within `horizon`
+    seconds of target time; with a test clock, that time is passed on the clock first."""
+    if scenario.config.time.control == "test-clock":
+        await scenario.pass_time(horizon, why)
+        return scenario.timeout  # the deadline an event already due gets to arrive
+    return max(horizon, scenario.timeout)
+
+
+async def no_delivery(
+    scenario: Scenario, channel: Channel, match: Any, what: str, horizon: float | None = None
+) -> None:
+    """No matching delivery within the window a positive wait would give it (default: the
+    event timeout; a retry's is `limits.webhook_retry_seconds`)."""
+    window = await negative_window(scenario, scenario.timeout if horizon is None else horizon, f"waiting out {what}")
+    await channel.assert_none(match, within=window, what=what)
+
+
+async def stays_in_room(scenario: Scenario, people: list[Participant], doing: str) -> None:
+    """Each participant is still in the room after the negative window, not at one instant: an
+    end or a kick that follows `doing` a little later is caught."""
+    window = await negative_window(scenario, scenario.timeout, f"waiting for a late roomLeft after {doing}")
+
+    await asyncio.gather(
+        *(p.assert_no_event("roomLeft", within=window, what=f"roomLeft after {doing}") for p in people)
+    )
+    for person in people:
+        await still_in_room(person, scenario, doing)

@@ -15,9 +15,11 @@ requirement = pytest.mark.requirement
 
 @requirement("END-04")
 async def test_an_end_stops_the_ongoing_recording(scenario):
-    channel = None
-    if scenario.webhooks_claimed:
-        _, channel = await scenario.webhook(["recording.statusUpdate"])
+    await _end_a_recording_session(scenario)
+
+
+async def _end_a_recording_session(scenario) -> str:
+    """Start a recording, end the session, and see the recording stopped; its id."""
     meeting = await scenario.meeting()
     await scenario.join_many(meeting["id"], "host", "participant")
     started = await scenario.api.start_recording(meeting["id"])
@@ -44,13 +46,20 @@ async def test_an_end_stops_the_ongoing_recording(scenario):
         bool(data.get("stopped_time")), f"a stopped recording must have stopped_time, got {data.get('stopped_time')!r}"
     )
     must.status(await scenario.api.get_active_recording(meeting["id"]), 404, "no active recording after the end")
-    if channel is not None:
-        await channel.wait_for(
-            lambda d: (
-                d.event == "recording.statusUpdate"
-                and ((d.json or {}).get("recording") or {}).get("id") == recording_id
-                and ((d.json or {}).get("recording") or {}).get("status") not in ("RECORDING", "INVOKED", "PAUSED")
-            ),
-            scenario.timeout,
-            what="recording.statusUpdate leaving RECORDING",
-        )
+    return recording_id
+
+
+@requirement("END-04", "WH-01")
+async def test_an_end_delivers_the_recordings_status_update(scenario):
+    """END-04's webhook half, run only where webhooks (and recording) are claimed."""
+    _, channel = await scenario.webhook(["recording.statusUpdate"])
+    recording_id = await _end_a_recording_session(scenario)
+    await channel.wait_for(
+        lambda d: (
+            d.event == "recording.statusUpdate"
+            and ((d.json or {}).get("recording") or {}).get("id") == recording_id
+            and ((d.json or {}).get("recording") or {}).get("status") not in ("RECORDING", "INVOKED", "PAUSED")
+        ),
+        scenario.timeout,
+        what="recording.statusUpdate leaving RECORDING",
+    )

@@ -8,6 +8,8 @@ endpoint gets only the events in its webhook's `events`.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from conformance import must
@@ -65,8 +67,7 @@ async def test_an_endpoint_gets_only_its_events_and_a_disabled_one_gets_nothing(
     await steps.delivery(subscribed, "meeting.ended", scenario, host.session_id)
     others = [d.event for d in subscribed.deliveries if d.event != "meeting.ended"]
     must.equal(others, [], "events delivered to a webhook subscribed only to meeting.ended")
-    # Negative check: the disabled webhook must stay silent; the window is the point.
-    await disabled.assert_none(lambda d: True, within=1.0, what="any delivery to a disabled webhook")
+    await steps.no_delivery(scenario, disabled, lambda d: True, "any delivery to a disabled webhook")
 
 
 @requirement("WH-02")
@@ -99,8 +100,8 @@ async def test_a_receiver_answering_5xx_is_retried(scenario):
 
     await channel.wait_for("meeting.started", scenario.timeout)
     await speed_up_retries(scenario)
-    retried = await channel.wait_for_count("meeting.started", 2, retry_wait(scenario), what="a retry after a 500")
-    must.equal(retried[1].status, 200, "what the receiver answered the retry")
+    # The retry arriving is the whole check: what the receiver answers it is the suite's script.
+    await channel.wait_for_count("meeting.started", 2, retry_wait(scenario), what="a retry after a 500")
 
 
 @requirement("WH-03")
@@ -112,9 +113,8 @@ async def test_a_receiver_that_does_not_answer_is_retried(scenario):
     meeting = await scenario.meeting()
     await scenario.join(meeting["id"], "host")
 
-    first = await channel.wait_for("meeting.started", scenario.timeout)
-    retried = await channel.wait_for_count("meeting.started", 2, retry_wait(scenario), what="a retry after no answer")
-    must.that(retried[1].seq > first.seq, "the retry must come after the unanswered delivery")
+    await channel.wait_for("meeting.started", scenario.timeout)
+    await channel.wait_for_count("meeting.started", 2, retry_wait(scenario), what="a retry after no answer")
 
 
 @requirement("WH-03")
@@ -125,12 +125,15 @@ async def test_a_receiver_answering_4xx_or_2xx_is_not_retried(scenario):
     meeting = await scenario.meeting()
     await scenario.join(meeting["id"], "host")
 
-    await refused.wait_for("meeting.started", scenario.timeout)
-    await accepted.wait_for("meeting.started", scenario.timeout)
-    await speed_up_retries(scenario)
-    # Negative checks: no second attempt may come; the window is the point.
-    await refused.assert_none(lambda d: d.seq > refused.deliveries[0].seq, within=2.0, what="a retry after a 404")
-    await accepted.assert_none(lambda d: d.seq > accepted.deliveries[0].seq, within=0.5, what="a repeat after a 200")
+    first_refused = await refused.wait_for("meeting.started", scenario.timeout)
+    first_accepted = await accepted.wait_for("meeting.started", scenario.timeout)
+    # Watched for the whole retry window (limits.webhook_retry_seconds), the time a retry of a
+    # 5xx is given to come: a retry of a 4xx, or a repeat of a 2xx, would come within it too.
+    window = await steps.negative_window(scenario, retry_wait(scenario), "the webhook retry window")
+    await asyncio.gather(
+        refused.assert_none(lambda d: d.seq > first_refused.seq, within=window, what="a retry after a 404"),
+        accepted.assert_none(lambda d: d.seq > first_accepted.seq, within=window, what="a repeat after a 200"),
+    )
 
 
 @requirement("WH-04")
