@@ -200,7 +200,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--expect", metavar="FILE", help="expectation file: known failures by requirement ID")
     run.add_argument("--rerun-failed", metavar="RUN_DIR", help="run only the checks that did not pass in that run")
     run.add_argument("--list", action="store_true", help="show the checks this run would run, and run nothing")
-    run.add_argument("--compare", metavar="RUN_DIR", help="compare with that run (default: reports/latest)")
+    run.add_argument(
+        "--compare",
+        metavar="RUN_DIR",
+        help="compare with that run (default: the newest earlier run of the same target and selection)",
+    )
     run.set_defaults(func=_run)
 
     diff = sub.add_parser("diff", help="compare two runs: new failures, fixes, flips (exit 1 on a new failure)")

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conformance.errors import ConformanceError
 from conformance.reports.latest import resolve
 from conformance.reports.stream import Check, Snapshot, load
 from conformance.verdict import SYMBOL
@@ -72,6 +73,62 @@ def compare(before: Snapshot, after_checks: dict[str, Check], after_id: str) -> 
             result.flipped.append(change)
     result.only_before = sorted(set(before.checks) - set(after_checks))
     return result
+
+
+# -- which earlier run a new run may be compared with ---------------------------------------
+
+# How many earlier run folders are read when looking for a comparable one (newest first).
+SEARCH_LIMIT = 30
+
+
+def _target(meta: dict[str, Any]) -> tuple[object, ...]:
+    """What was judged: a configured server (URL, account, app) or the embedded reference
+    with its faults. The description is free text and may change between builds."""
+    target = (meta.get("config") or {}).get("target") or {}
+    return (target.get("base_url"), target.get("account_id"), target.get("app_id"), tuple(meta.get("faults") or []))
+
+
+def differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Why two runs' checks cannot be read as "the same checks, later"; [] when they can."""
+    if not before:
+        return ["the earlier run has no results.json (it was cut short)"]
+    found = []
+    if _target(before) != _target(after):
+        found.append(f"it judged another target ({before.get('target', '?')})")
+    for key, what in (("requirements", "requirement selection"), ("phases", "phases"), ("profiles", "profiles")):
+        if sorted(before.get(key) or []) != sorted(after.get(key) or []):
+            shown = ", ".join(before.get(key) or []) or "all"
+            found.append(f"another {what} ({shown})")
+    if before.get("rerun_of") or after.get("rerun_of"):
+        found.append("one of the runs re-ran only failed checks")
+    if before.get("reason"):
+        found.append(f"it did not finish ({before['reason']})")
+    return found
+
+
+def choose(reports_dir: Path, this_run: str, meta: dict[str, Any]) -> tuple[Snapshot | None, str]:
+    """The newest earlier run with the same target and selection, or (None, why none)."""
+    if not reports_dir.is_dir():
+        return None, "no earlier run"
+    folders = sorted(
+        (p for p in reports_dir.iterdir() if p.is_dir() and not p.is_symlink() and p.name != this_run),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )[:SEARCH_LIMIT]
+    newest_reason = ""
+    for folder in folders:
+        try:
+            before = load(folder)
+        except (OSError, ValueError, KeyError, ConformanceError):
+            continue
+        problems = differences(before.meta, meta)
+        if not problems:
+            return before, ""
+        if not newest_reason:
+            newest_reason = f"the latest earlier run {before.run_id}: {'; '.join(problems)}"
+    if not newest_reason:
+        return None, "no earlier run"
+    return None, f"no earlier run with the same target and selection ({newest_reason})"
 
 
 def diff_dirs(before_dir: Path, after_dir: Path) -> Comparison:

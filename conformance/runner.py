@@ -57,7 +57,7 @@ class RunRequest:
     phases: list[str] = field(default_factory=list)  # empty: every available phase
     expect: Path | None = None  # expectation file (conformance/expectations.py)
     rerun_failed: Path | None = None  # an earlier run folder: run only its checks that did not pass
-    compare: Path | None = None  # an earlier run folder to compare with; default: reports/latest
+    compare: Path | None = None  # an earlier run folder to compare with; default: the newest comparable one
     shuffle_seed: int | None = None  # run the checks in a random order (the flake gate)
 
 
@@ -272,7 +272,7 @@ def run(request: RunRequest) -> RunOutcome:
     expect = expectations.load(request.expect, catalogue.load()) if request.expect else None
     if request.compare is not None:
         load(latest.resolve(request.compare))  # an unreadable folder is a usage error, before anything runs
-    compare_with = request.compare or latest.previous(config.reports_dir, config.run_id)
+    compare_with = request.compare  # None: publish picks an earlier run of the same target and selection
     targets, rerun_ids = rerun_targets(request.rerun_failed) if request.rerun_failed else (None, set())
     if targets == []:
         return RunOutcome(
@@ -450,6 +450,9 @@ def summary(outcome: RunOutcome) -> str:
                 f"compared with {comparison.before_id}: {len(comparison.new_failures)} new failure(s), "
                 f"{len(comparison.fixed)} fixed, {len(comparison.flipped)} flipped"
             )
+        if published.run.comparison_note:
+            lead = "note" if comparison is not None else "no comparison"
+            lines.append(f"{lead}: {published.run.comparison_note}")
         lines.append(f"report: {published.html}")
         lines.append(
             f"certificate: {published.certificate}"

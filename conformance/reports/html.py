@@ -294,9 +294,12 @@ def _problems(run: Run) -> str:
 def _comparison(run: Run) -> str:
     c = run.comparison
     if c is None:
-        return ""
+        if not run.comparison_note:
+            return ""
+        return f'<section id="comparison"><h2>No comparison</h2><p>{_e(run.comparison_note)}</p></section>'
+    note = f"<p>Note: {_e(run.comparison_note)}</p>" if run.comparison_note else ""
     parts = [
-        f'<section id="comparison"><h2>Compared with {_e(c.before_id)}</h2>',
+        f'<section id="comparison"><h2>Compared with {_e(c.before_id)}</h2>{note}',
         f"<p>{len(c.new_failures)} new failure(s), {len(c.fixed)} fixed, {len(c.flipped)} flipped, "
         f"{c.unchanged} unchanged, {c.only_after} new passing check(s), "
         f"{len(c.only_before)} check(s) only in {_e(c.before_id)}.</p>",

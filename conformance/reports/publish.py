@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -120,16 +120,24 @@ def publish(
     expectation_problems: list[str],
     compare_with: Path | None = None,
 ) -> Published:
-    from conformance.compare import compare
+    """`compare_with`: the run the user named (compared with even if it differs, saying how);
+    None: the newest earlier run in the reports folder with the same target and selection."""
+    from conformance.compare import choose, compare, differences
 
     run = build(run_dir, run_meta, records, verdicts, expectation_problems)
+    this = asdict(run_meta)
+    before = None
     if compare_with is not None:
         try:
             before = load(latest.resolve(compare_with))
         except (OSError, ValueError, KeyError, ConformanceError):
-            before = None  # an unreadable earlier run is no reason to lose this one's reports
-        if before is not None:
-            run.comparison = compare(before, {c.nodeid: c for c in run.checks}, run_meta.run_id)
+            run.comparison_note = f"{compare_with} could not be read"
+        if before is not None and differences(before.meta, this):
+            run.comparison_note = f"{before.run_id} differs: {'; '.join(differences(before.meta, this))}"
+    else:
+        before, run.comparison_note = choose(run_dir.parent, run_dir.name, this)
+    if before is not None:
+        run.comparison = compare(before, {c.nodeid: c for c in run.checks}, run_meta.run_id)
     if har.write(run) is not None:
         run.evidence_files = sorted({*run.evidence_files, f"{EVIDENCE_DIR}/{har.NAME}"})
     run.certificate_refusal = certificate.refusal(run, catalogue.load())

@@ -87,6 +87,7 @@ class Run:
     expectation_problems: list[str] = field(default_factory=list)
     evidence_files: list[str] = field(default_factory=list)
     comparison: Any = None  # conformance.compare.Comparison
+    comparison_note: str = ""  # why no comparison was made, or what differs from the run compared with
     certificate_refusal: str | None = None  # why no certificate; None = issued
 
     @property
@@ -142,6 +143,7 @@ def to_json(run: Run) -> dict[str, Any]:
         "checks": [asdict(c) for c in run.checks],
         "evidence": run.evidence_files,
         "comparison": run.comparison.as_dict() if run.comparison is not None else None,
+        "comparison_note": run.comparison_note,
     }
 
 
@@ -154,6 +156,7 @@ class Snapshot:
     checks: dict[str, Check]  # by node id
     requirements: dict[str, str]  # requirement id → outcome
     started_at: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)  # results.json "run" ({} for a bare stream)
 
 
 def load(run_dir: Path) -> Snapshot:
@@ -167,7 +170,7 @@ def load(run_dir: Path) -> Snapshot:
         checks = {c["nodeid"]: Check.from_record(c) for c in data.get("checks", [])}
         requirements = {r["requirement"]: r["outcome"] for r in data.get("requirements", [])}
         run = data.get("run", {})
-        return Snapshot(run.get("run_id", run_dir.name), run_dir, checks, requirements, run.get("started_at", ""))
+        return Snapshot(run.get("run_id", run_dir.name), run_dir, checks, requirements, run.get("started_at", ""), run)
     if stream.is_file():
         records = [json.loads(line) for line in stream.read_text(encoding="utf-8").splitlines() if line.strip()]
         checks = {r["nodeid"]: Check.from_record(r) for r in records}
