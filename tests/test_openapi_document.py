@@ -92,20 +92,11 @@ CONFLICTS = {"addParticipant", "startRecording", "recordingAction", "createPrese
 OFFICIAL_400 = {"getWebhook", "deleteWebhook"}
 PAGED_LISTS = {"listMeetings", "listParticipants", "listSessions", "listRecordings", "listPresets"}
 
-# operationId whose success response carries links -> (status, link target operationIds)
+# operationId whose success response carries links -> (status, link target operationIds).
+# No link from a new meeting to its active session or kicks: with nobody joined they answer
+# 404 (Cloudflare documents it), which stateful testing reads as "created resource not found".
 LINKS: dict[str, tuple[str, set[str]]] = {
-    "createMeeting": (
-        "201",
-        {
-            "getMeeting",
-            "updateMeeting",
-            "addParticipant",
-            "listParticipants",
-            "getActiveSession",
-            "kickAllParticipants",
-            "kickParticipants",
-        },
-    ),
+    "createMeeting": ("201", {"getMeeting", "updateMeeting", "addParticipant", "listParticipants"}),
     "addParticipant": ("201", {"getParticipant", "editParticipant", "deleteParticipant", "refreshParticipantToken"}),
     "createPreset": ("201", {"getPreset", "updatePreset", "deletePreset"}),
     "createWebhook": ("201", {"getWebhook", "updateWebhook", "replaceWebhook", "deleteWebhook"}),
