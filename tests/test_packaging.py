@@ -5,6 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+# The fuzz phase fuzzes realtimekit.yaml; the reference answers inside Cloudflare's own
+# description (API-01 judges by it); additions.toml says what the first adds to the second.
+DESCRIPTIONS = ("realtimekit.yaml", "cloudflare-realtimekit-openapi.yaml", "additions.toml")
 
 
 def test_the_wheel_carries_the_documents_the_catalogue_and_the_pacts(tmp_path):
@@ -17,9 +23,10 @@ def test_the_wheel_carries_the_documents_the_catalogue_and_the_pacts(tmp_path):
     )
     assert built.returncode == 0, built.stderr[-2000:]
     wheel = next(tmp_path.glob("realtimekit_conformance-*.whl"))
-    names = set(zipfile.ZipFile(wheel).namelist())
+    archive = zipfile.ZipFile(wheel)
+    names = set(archive.namelist())
     for needed in (
-        "conformance/_bundled/openapi/realtimekit.yaml",
+        *(f"conformance/_bundled/openapi/{name}" for name in DESCRIPTIONS),
         "conformance/_bundled/openapi/realtimekit-asyncapi.yaml",
         "conformance/_bundled/openapi/realtime-protocol.md",
         "conformance/catalogue.toml",
@@ -30,3 +37,6 @@ def test_the_wheel_carries_the_documents_the_catalogue_and_the_pacts(tmp_path):
     assert any(n.startswith("conformance/_bundled/pacts/") and n.endswith(".json") for n in names), (
         "the committed pacts are missing from the wheel"
     )
+    for name in DESCRIPTIONS:  # byte for byte: the official one is verbatim, with a sha256 test
+        bundled = archive.read(f"conformance/_bundled/openapi/{name}")
+        assert bundled == (ROOT / "openapi" / name).read_bytes(), f"the wheel's {name} differs from openapi/{name}"
