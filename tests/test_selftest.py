@@ -4,6 +4,7 @@ This is the proof that no check of the suite is vacuous; it runs the whole fault
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -13,13 +14,20 @@ from conformance.reference.faults import FAULTS
 
 
 @pytest.mark.timeout(1500)  # dozens of whole runs; bounded by the selftest's own run deadlines
-def test_every_fault_is_caught_and_the_clean_reference_passes():
+def test_every_fault_is_caught_every_check_turns_red_and_the_clean_reference_passes(tmp_path):
+    matrix = tmp_path / "kill-matrix.json"
     done = subprocess.run(
-        [sys.executable, "-m", "conformance.cli", "selftest"], capture_output=True, text=True, timeout=1200, check=False
+        [sys.executable, "-m", "conformance.cli", "selftest", "--json", str(matrix)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert f"all {len(FAULTS)} faults caught" in done.stdout
-    assert "SURVIVED" not in done.stdout
+    assert "SURVIVED" not in done.stdout and "NEVER RED" not in done.stdout
+    checks = json.loads(matrix.read_text())["checks"]
+    assert checks and all(row["killed_by"] for row in checks.values())
 
 
 def _outcome(verdicts: dict[str, str], code: int = 1):
@@ -47,3 +55,60 @@ def test_a_fault_whose_requirements_all_pass_survives_and_fails_the_selftest(mon
     monkeypatch.setattr(selftest, "selftest", lambda *a, **k: (_outcome({}, code=0), [missed_elsewhere]))
     assert cli.main(["selftest"]) == 1
     assert "SURVIVED" in capsys.readouterr().out
+
+
+def _with_checks(records: dict[str, tuple[str, str]], code: int = 1):
+    """An outcome whose verdicts carry check records: node id -> (requirement, outcome)."""
+    from pathlib import Path
+
+    from conformance.catalogue import load
+    from conformance.config import RunConfig
+    from conformance.runner import RunOutcome
+    from conformance.verdict import ORDER, Verdict
+
+    rows = []
+    for requirement in load().requirements:
+        checks = [
+            {"nodeid": node, "requirements": [rid], "outcome": outcome}
+            for node, (rid, outcome) in records.items()
+            if rid == requirement.id
+        ]
+        outcomes = {c["outcome"] for c in checks}
+        rows.append(Verdict(requirement, next((o for o in ORDER if o in outcomes), "pass"), checks))
+    return RunOutcome(RunConfig(), rows, code, "", Path("."), 0.0)
+
+
+def test_the_kill_matrix_lists_a_check_no_fault_turns_red_and_the_selftest_fails(monkeypatch, capsys, tmp_path):
+    from conformance import cli, kill_matrix, selftest
+
+    clean = _with_checks({"t::crud": ("WH-01", "pass"), "t::filter": ("WH-01", "pass")}, code=0)
+    fault = FAULTS["webhook_filter_ignored"]  # targets WH-01
+    run = selftest.FaultResult(fault, _with_checks({"t::crud": ("WH-01", "pass"), "t::filter": ("WH-01", "fail")}))
+    assert run.caught  # the fault is caught, yet one check of its requirement never went red
+
+    kills = kill_matrix.build(clean, [run])
+    assert kills.never_red == ["t::crud"]
+    assert kills.as_json()["checks"]["t::filter"] == {
+        "requirements": ["WH-01"],
+        "killed_by": ["webhook_filter_ignored"],
+    }
+    assert kills.as_json()["faults"]["webhook_filter_ignored"] == {"phase": "scenarios", "turned_red": ["t::filter"]}
+
+    monkeypatch.setattr(selftest, "selftest", lambda *a, **k: (clean, [run]))
+    path = tmp_path / "matrix.json"
+    assert cli.main(["selftest", "--json", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "NEVER RED  t::crud" in out and "1 check(s) no fault turned red" in out
+    assert json.loads(path.read_text())["checks"]["t::crud"]["killed_by"] == []
+    # A --fault subset cannot prove a check is never red: it reports, it does not fail on it.
+    assert cli.main(["selftest", "--fault", "webhook_filter_ignored"]) == 0
+
+
+def test_a_warning_turns_a_should_check_red_and_an_error_does_not():
+    from conformance import kill_matrix, selftest
+
+    clean = _with_checks({"t::a": ("END-07", "pass"), "t::b": ("END-07", "pass")}, code=0)
+    run = selftest.FaultResult(
+        FAULTS["second_end_fires_again"], _with_checks({"t::a": ("END-07", "warning"), "t::b": ("END-07", "error")})
+    )
+    assert kill_matrix.build(clean, [run]).never_red == ["t::b"]
