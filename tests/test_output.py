@@ -1,0 +1,127 @@
+"""What a run prints, for people (issue 14, points 4-7, 9, 10): labels in the verdict's words,
+PARTIAL for a restricted run, ids typed any case with a did-you-mean, details that wrap,
+comparisons only with a comparable earlier run, no third-party warnings, checks named by
+requirement."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance import catalogue
+from conformance.config import RunConfig
+from conformance.errors import ConfigError
+from conformance.reports.names import check_name
+from conformance.runner import RunOutcome, summary
+from conformance.selection import canonical_requirements, partial_scope
+from conformance.verdict import Verdict, table
+from tests.test_reports import make_run
+
+IDS = catalogue.load().ids()
+RUN = [sys.executable, "-m", "conformance.cli", "run"]
+
+
+def test_requirement_ids_are_case_insensitive():
+    assert canonical_requirements(["end-02", "Perm-01,END-02"], IDS) == ["END-02", "PERM-01"]
+
+
+@pytest.mark.parametrize(("typed", "suggested"), [("END-2", "END-02"), ("ENDD-02", "END-02"), ("perm-1", "PERM-01")])
+def test_an_unknown_requirement_id_gets_a_did_you_mean(typed: str, suggested: str):
+    with pytest.raises(ConfigError, match=f"{typed} \\(did you mean {suggested}"):
+        canonical_requirements([typed], IDS)
+
+
+def _verdict(rid: str, outcome: str, message: str = "") -> Verdict:
+    record = {"nodeid": f"x::test_{rid}", "requirements": [rid], "outcome": outcome, "message": message}
+    return Verdict(catalogue.load()[rid], outcome, [record])
+
+
+def test_a_long_detail_wraps_whole_words_and_keeps_its_end():
+    long = "LEAVE-04 needs a timer: set time.control = 'test-clock' or raise time.real_time_budget_seconds"
+    text = table([_verdict("LEAVE-04", "not_run", long)], width=80)
+    assert "time.real_time_budget_seconds" in text  # cut at 160 columns it lost this
+    rows = text.splitlines()[1:3]
+    assert all(len(row) <= 80 for row in rows), rows
+    assert rows[1].startswith(" " * 30) and rows[1].split()[0] in long.split()
+
+
+def test_the_same_detail_is_said_once():
+    down = "cannot connect (All connection attempts failed); is the target running there?"
+    text = table([_verdict("END-01", "error", down), _verdict("END-02", "error", down)], width=200)
+    assert text.count("All connection attempts failed") == 1 and "(same as END-01)" in text
+
+
+def _outcome(code: int, partial: str) -> RunOutcome:
+    return RunOutcome(RunConfig(), [_verdict("END-02", "pass")], code, "", Path("r"), 1.0, partial=partial)
+
+
+def test_a_partial_run_that_passes_says_partial_never_conformant():
+    scope = partial_scope(["END-02"], [], ["scenarios", "fuzz"], None)
+    closing = summary(_outcome(0, scope)).splitlines()[-1]
+    assert closing.startswith("PARTIAL:") and "END-02" in closing and "CONFORMANT" not in closing
+    assert summary(_outcome(0, "")).splitlines()[-1].startswith("CONFORMANT")
+    assert partial_scope([], ["scenarios"], ["scenarios", "fuzz"], None) == "phase(s) scenarios"
+    assert partial_scope([], ["scenarios", "fuzz"], ["fuzz", "scenarios"], None) == ""
+
+
+def test_checks_are_named_by_requirement_and_behaviour_not_by_path():
+    path = "../venv/lib/python3.11/site-packages/conformance/scenarios/test_end_session.py"
+    node = f"{path}::test_everyone_gets_room_left_ended_and_is_disconnected"
+    assert check_name(node, ["END-02"]) == "END-02 everyone gets roomLeft ended and is disconnected"
+
+
+# -- comparisons ---------------------------------------------------------------------------
+
+
+def test_a_run_is_compared_with_the_newest_run_of_the_same_selection(tmp_path: Path):
+    make_run(tmp_path, "full-1", outcomes={"END-04": "fail"})
+    make_run(tmp_path, "one-requirement", requirements=["END-04"])
+    after = make_run(tmp_path, "full-2").run
+    assert after.comparison is not None and after.comparison.before_id == "full-1"
+    assert [c.requirements for c in after.comparison.fixed] == [["END-04"]]
+
+
+def test_no_comparison_with_another_target_or_selection_and_it_says_why(tmp_path: Path):
+    make_run(tmp_path, "faulty", faults=["ended_says_left"])
+    other_target = make_run(tmp_path, "clean").run
+    assert other_target.comparison is None
+    assert "another target" in other_target.comparison_note
+    narrow = make_run(tmp_path, "narrow", requirements=["END-04"]).run
+    assert narrow.comparison is None and "another requirement selection" in narrow.comparison_note
+    assert "No comparison" in (tmp_path / "narrow" / "report.html").read_text()
+
+
+def test_an_explicit_comparison_says_what_differs(tmp_path: Path):
+    make_run(tmp_path, "wide")
+    named = make_run(tmp_path, "narrow", requirements=["END-04"], compare_with=tmp_path / "wide").run
+    assert named.comparison is not None and "differs: another requirement selection" in named.comparison_note
+
+
+# -- one real run, from outside the checkout -------------------------------------------------
+
+
+def test_a_run_from_elsewhere_prints_the_suites_words_and_no_third_party_warning(tmp_path: Path):
+    """Started from another working directory (as after a wheel install): no pytest-asyncio
+    deprecation warning, no FAILED/passed totals, check names instead of file paths."""
+    reports = str(tmp_path / "reports")
+    selection = ["--requirement", "end-02", "--phase", "scenarios", "--reference-fault", "ended_says_left"]
+    done = subprocess.run(
+        [*RUN, *selection, "--reports-dir", reports, "--workers", "1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        check=False,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out[-3000:]
+    assert "Warning" not in out, out[:3000]
+    assert "FAILED" not in out and not re.search(r"\d+ (failed|passed|errors?)\b", out), out[-3000:]
+    assert "FAIL     END-02 everyone gets roomLeft ended" in done.stdout, done.stdout[-3000:]
+    assert "test_end_session.py" not in done.stdout
