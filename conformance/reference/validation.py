@@ -160,7 +160,8 @@ def _coerce(raw: str, schema: dict[str, Any]) -> Any:
     kinds = kind if isinstance(kind, list) else [kind]
     if "array" in kinds:
         # Cloudflare's array query parameters are `explode: false`: one comma-separated value
-        return [_coerce(item, schema.get("items", {})) for item in raw.split(",")]
+        # (an empty value is the empty array)
+        return [_coerce(item, schema.get("items", {})) for item in raw.split(",")] if raw else []
     try:
         if "integer" in kinds:
             return int(raw)

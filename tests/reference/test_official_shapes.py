@@ -87,6 +87,6 @@ async def test_recordings_filter_by_several_statuses(api: Api, room: Room) -> No
     recording = await api.data("POST", "/recordings", 200, json={"meeting_id": room.id})
     assert "stop_reason" not in recording and recording["download_url_expiry"] is None  # required, nullable
     # Cloudflare's `status` is an array sent as one comma-separated value (explode: false)
-    for statuses, found in (("PAUSED,RECORDING", [recording["id"]]), ("UPLOADED,ERRORED", [])):
+    for statuses, found in (("PAUSED,RECORDING", [recording["id"]]), ("UPLOADED,ERRORED", []), ("", [recording["id"]])):
         listed = await api.data("GET", "/recordings", params={"meeting_id": room.id, "status": statuses})
         assert [r["id"] for r in listed] == found, statuses
