@@ -7,7 +7,7 @@ NAME` and `conformance selftest` switch them on. One module per area; importing 
 registers them all.
 """
 
-from conformance.reference.faults import contracts, fuzz, rest, sessions, webhooks  # noqa: F401  (registers)
+from conformance.reference.faults import contracts, fuzz, late, model, rest, sessions, webhooks  # noqa: F401  (registers)
 from conformance.reference.faults.base import FAULTS, Fault, apply_faults, fault
 
 __all__ = ["FAULTS", "Fault", "apply_faults", "fault"]

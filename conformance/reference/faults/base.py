@@ -37,7 +37,9 @@ def fault(name: str, *requirements: str) -> Callable[[Callable[[Reference], None
     def register(fn: Callable[[Reference], None]) -> Callable[[Reference], None]:
         doc = " ".join((fn.__doc__ or "").split())
         area = fn.__module__.rsplit(".", 1)[-1]
-        FAULTS[name] = Fault(name, requirements, doc, fn, area if area in ("fuzz", "contracts") else "scenarios")
+        FAULTS[name] = Fault(
+            name, requirements, doc, fn, area if area in ("fuzz", "contracts", "model") else "scenarios"
+        )
         return fn
 
     return register

@@ -1,0 +1,114 @@
+"""The model phase's checks: one per requirement the model judges.
+
+The walk runs once per test process, inside whichever of these checks comes first; every
+check then reads the same result and fails only when the shrunk breach names its requirement.
+The story is printed (numbered steps in plain words) and saved as a replay file under the
+run's evidence/model/, for `conformance run --phase model --replay FILE`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance import catalogue
+from conformance.errors import ImplementationFailed
+from conformance.evidence import current_check
+from conformance.model import machine
+from conformance.model.story import numbered, read_replay, write_replay
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+# What the rules (rules.py) assert; END-06 is a SHOULD that only a breach after a kick-all
+# with no live session can name, reported as a warning.
+JUDGED = (
+    "MEET-01",
+    "MEET-02",
+    "LEAVE-01",
+    "LEAVE-03",
+    "LEAVE-04",
+    "KICK-01",
+    "PERM-01",
+    "PERM-03",
+    "END-01",
+    "END-02",
+    "END-03",
+    "END-05",
+    "END-06",
+    "END-08",
+    "CLASS-01",
+    "CLASS-02",
+    "CLASS-03",
+)
+
+_RESULT: dict[str, machine.Result] = {}
+
+
+def _say(pytestconfig: pytest.Config, text: str) -> None:
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+        print(f"\n{text}", file=sys.stderr if os.environ.get("PYTEST_XDIST_WORKER") else sys.stdout, flush=True)
+
+
+async def _walk(harness, pytestconfig: pytest.Config) -> machine.Result:
+    if "result" in _RESULT:
+        return _RESULT["result"]
+    replay_file = os.environ.get(machine.REPLAY_ENV)
+    try:
+        if replay_file:
+            _say(pytestconfig, f"model phase: replaying {replay_file}")
+            result = await machine.replay(harness, read_replay(Path(replay_file)))
+        else:
+            budget = machine.budget_named(None)
+            seed = machine.pick_seed(harness)
+            _say(
+                pytestconfig,
+                f"model phase: seed {seed} ({budget.examples} stories of up to {budget.steps} steps, "
+                f"{budget.seconds:g} s); replay with --seed {seed}",
+            )
+            result = await machine.explore(harness, seed, budget)
+    finally:
+        scenario = getattr(harness, "model_webhook_scenario", None)
+        if scenario is not None:
+            await scenario.cleanup()
+            harness.model_webhook_scenario = None
+    _RESULT["result"] = result
+    if result.breach is not None and result.story is not None:
+        run_dir = (
+            Path(pytestconfig.getoption("--rtkc-results")).parent if pytestconfig.getoption("--rtkc-results") else None
+        )
+        saved = ""
+        if run_dir is not None:
+            path = run_dir / "evidence" / "model" / f"replay-seed-{result.seed}.json"
+            setup = {"profiles": list(harness.profiles), "time_control": harness.config.time.control}
+            write_replay(path, result.story, result.breach, result.seed, setup)
+            saved = f"\n  replay: conformance run --phase model --replay {path}"
+        _say(
+            pytestconfig,
+            f"model phase: a story the rules forbid\n{numbered(result.story)}\n"
+            f"  broken: {result.breach.words()}{saved}",
+        )
+    return result
+
+
+@pytest.mark.parametrize("rid", [pytest.param(r, marks=pytest.mark.requirement(r), id=r) for r in JUDGED])
+async def test_random_interleavings_follow_the_model(harness, pytestconfig, request, rid):
+    token = current_check.set(request.node.nodeid)
+    try:
+        result = await _walk(harness, pytestconfig)
+    finally:
+        current_check.reset(token)
+    breach = result.breach
+    if breach is None or rid not in breach.requirements:
+        return
+    # The breach counts against the MUSTs its step stands for; a SHOULD only where no MUST is named.
+    known = catalogue.load()
+    musts = [r for r in breach.requirements if known[r].gating]
+    if musts and rid not in musts:
+        return
+    story = numbered(result.story or [])
+    raise ImplementationFailed(f"{breach.words()}; the story:\n{story}")
