@@ -33,7 +33,12 @@ from conformance.verdict import Verdict, aggregate, exit_code, read_results, tab
 
 # Each phase is a pytest package of checks tagged with requirement IDs; a phase whose
 # package is not installed is simply absent.
-PHASES = {"scenarios": "conformance.scenarios", "fuzz": "conformance.fuzz", "contracts": "conformance.contracts"}
+PHASES = {
+    "scenarios": "conformance.scenarios",
+    "fuzz": "conformance.fuzz",
+    "contracts": "conformance.contracts",
+    "model": "conformance.model",
+}
 
 
 # The folder that holds the conformance package (a checkout, or site-packages).
