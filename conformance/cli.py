@@ -1,4 +1,4 @@
-"""The command line: `conformance serve | run | diff | selftest | faults`. Thin on purpose: each
+"""The command line: `conformance serve | run | init | diff | selftest | faults`. Thin on purpose: each
 command parses flags and hands over to the module that does the work."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from conformance import __version__
-from conformance.errors import ConformanceError
+from conformance.errors import ConfigError, ConformanceError
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -152,6 +152,32 @@ def _faults(args: argparse.Namespace) -> int:
     return 0
 
 
+def _init(args: argparse.Namespace) -> int:
+    from conformance import init
+
+    if args.from_serve:
+        text = sys.stdin.read() if args.from_serve == "-" else Path(args.from_serve).read_text(encoding="utf-8")
+        plan = init.from_serve(init.read_ready_line(text), classroom=args.classroom)
+    elif args.base_url:
+        if args.classroom:
+            raise ConfigError("--classroom only with --from-serve --test-clock; add it to target.profiles by hand")
+        missing = [flag for flag, value in (("--account-id", args.account_id), ("--app-id", args.app_id)) if not value]
+        if missing:
+            raise ConfigError(f"--base-url needs {' and '.join(missing)}")
+        plan = init.from_base_url(
+            args.base_url, args.account_id, args.app_id, args.realtime_url, args.test_clock, dict(os.environ)
+        )
+    else:
+        raise ConfigError("init needs --from-serve FILE (or - for stdin) or --base-url URL")
+    written = init.write(plan, Path(args.dir), force=args.force)
+    for path in written:
+        print(f"wrote {path}")
+    for note in plan.notes:
+        print(f"note: {note}")
+    print(f"next: conformance run --config {written[0]}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="conformance", description="RealtimeKit end-session conformance suite")
     top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -218,6 +244,18 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--parallel", type=int, default=3, help="runs at once (they mostly wait on the target)")
     st.add_argument("--json", metavar="PATH", help="write the per-check kill matrix (checks x faults) as JSON")
     st.set_defaults(func=_selftest)
+
+    ini = sub.add_parser("init", help="write a commented target.toml and a git-ignored secrets/ folder")
+    ini.add_argument("--from-serve", metavar="FILE", help="the ready line of `conformance serve` (- reads stdin)")
+    ini.add_argument("--base-url", help="your implementation's REST base URL (…/client/v4)")
+    ini.add_argument("--account-id")
+    ini.add_argument("--app-id")
+    ini.add_argument("--realtime-url", help="websocket endpoint for the suite's participants")
+    ini.add_argument("--test-clock", action="store_true", help="your server offers POST /_conformance/clock/advance")
+    ini.add_argument("--classroom", action="store_true", help="also claim classroom (needs serve --test-clock)")
+    ini.add_argument("--dir", default=".", help="where to write target.toml and secrets/ (default: here)")
+    ini.add_argument("--force", action="store_true", help="overwrite an existing target.toml")
+    ini.set_defaults(func=_init)
 
     faults = sub.add_parser("faults", help="list the reference implementation's faults")
     faults.set_defaults(func=_faults)
