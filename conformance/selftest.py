@@ -19,6 +19,20 @@ from conformance.runner import RunOutcome, RunRequest, run
 CAUGHT = ("fail", "warning")
 
 
+def is_late(fault: Fault) -> bool:
+    """Its wrong effect comes seconds later (faults/late.py): run without the test clock, only a
+    check that watches its whole negative window can catch it."""
+    return fault.apply.__module__.endswith(".late")
+
+
+# Loopback answers in milliseconds: a short event deadline keeps caught faults quick.
+OVERRIDES = {"limits.event_timeout_seconds": 2}
+# Late faults run as against a target without a test clock, with the windows they must fall
+# inside: the default event timeout (a stray end 1-3 s later) and a retry window longer than the
+# latest late delivery (10 s). Only the late faults' own checks run, so this stays bounded.
+LATE_OVERRIDES = {"time.control": "none", "limits.event_timeout_seconds": 5, "limits.webhook_retry_seconds": 12}
+
+
 @dataclass
 class FaultResult:
     fault: Fault
@@ -37,11 +51,10 @@ class FaultResult:
 
 def _one(fault: Fault | None, full: bool, reports: Path) -> RunOutcome:
     request = RunRequest(
-        # Loopback answers in milliseconds: a short event deadline keeps caught faults quick.
         overrides={
             "reports_dir": str(reports),
             "run_id": f"selftest-{fault.name if fault else 'clean'}",
-            "limits.event_timeout_seconds": 2,
+            **(LATE_OVERRIDES if fault is not None and is_late(fault) else OVERRIDES),
         },
         requirements=[] if (full or fault is None) else list(fault.requirements),
         faults=[fault.name] if fault else [],
@@ -53,10 +66,16 @@ def _one(fault: Fault | None, full: bool, reports: Path) -> RunOutcome:
 
 
 def selftest(
-    names: list[str] | None = None, full: bool = False, parallel: int = 2, reports: Path | None = None
+    names: list[str] | None = None,
+    full: bool = False,
+    parallel: int = 2,
+    reports: Path | None = None,
+    late_only: bool = False,
 ) -> tuple[RunOutcome, list[FaultResult]]:
     reports = reports or Path(tempfile.mkdtemp(prefix="rtkc-selftest-"))
     chosen = [FAULTS[n] for n in names] if names else list(FAULTS.values())
+    if late_only:
+        chosen = [f for f in chosen if is_late(f)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         clean = pool.submit(_one, None, full, reports)
         futures = {pool.submit(_one, f, full, reports): f for f in chosen}

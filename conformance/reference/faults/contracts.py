@@ -16,6 +16,19 @@ if TYPE_CHECKING:
 _ONE_MEETING = re.compile(r"/meetings/[^/]+$")
 
 
+def patch_only(ref: Reference, rewrite: Callable[[str, int, Any], tuple[int, bytes, str] | None]) -> None:
+    """Rewrite the answers of PATCH requests only (GETs of the same path stay right)."""
+    unwrapped = ref.app
+    rewrite_json_responses(ref, rewrite)
+    rewriting = ref.app
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        chosen = rewriting if scope["type"] == "http" and scope.get("method") == "PATCH" else unwrapped
+        await chosen(scope, receive, send)
+
+    ref.app = app  # type: ignore[assignment]
+
+
 def _renamed(data: Any, old: str, new: str) -> bool:
     if isinstance(data, dict) and old in data:
         data[new] = data.pop(old)
@@ -36,14 +49,39 @@ def _kick_all_count_renamed(ref: Reference) -> None:
     rewrite_json_responses(ref, rewrite)
 
 
-@fault("meeting_status_renamed", "MEET-02")
-def _meeting_status_renamed(ref: Reference) -> None:
-    """Reading or changing one meeting answers with its status under `state` instead of `status`."""
+@fault("meeting_patch_answers_without_data", "MEET-02")
+def _meeting_patch_without_data(ref: Reference) -> None:
+    """Changing a meeting's status answers `{"success": true}` with no `data` (the meeting)."""
+
+    def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
+        if _ONE_MEETING.search(path) and status == 200 and isinstance(body, dict) and "data" in body:
+            return status, dumps({"success": True}), "application/json"
+        return None
+
+    patch_only(ref, rewrite)
+
+
+@fault("active_session_id_renamed", "API-01")
+def _active_session_id_renamed(ref: Reference) -> None:
+    """The live session is read back with its id under `session_id` instead of `id`."""
 
     def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
         data = body.get("data") if isinstance(body, dict) else None
-        if _ONE_MEETING.search(path) and _renamed(data, "status", "state"):
+        if path.endswith("/active-session") and _renamed(data, "id", "session_id"):
             return status, dumps(body), "application/json"
+        return None
+
+    rewrite_json_responses(ref, rewrite)
+
+
+@fault("refusals_answered_200", "END-03", "END-06", "API-03", "PERM-06")
+def _refusals_answered_200(ref: Reference) -> None:
+    """Every 4xx refusal is sent with HTTP status 200, its error envelope kept (the body says
+    `success: false`, the status says it worked): consumers that go by the status are misled."""
+
+    def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
+        if 400 <= status < 500 and status != 429:
+            return 200, dumps(body), "application/json"
         return None
 
     rewrite_json_responses(ref, rewrite)

@@ -116,3 +116,19 @@ def _recordings_open(ref: Reference) -> None:
         await inner(scope, receive, send)
 
     ref.app = app  # type: ignore[assignment]
+
+
+@fault("credential_refusals_answer_400", "PERM-06")
+def _credentials_400(ref: Reference) -> None:
+    """A missing or unknown API token is refused with 400 instead of 401 (still refused, so only
+    the SHOULD on the status is broken)."""
+
+    def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
+        if status == 401:
+            error = body.get("error") if isinstance(body, dict) else None
+            if isinstance(error, dict):
+                error["code"] = 400
+            return 400, dumps(body), "application/json"
+        return None
+
+    rewrite_json_responses(ref, rewrite)
