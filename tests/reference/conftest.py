@@ -25,6 +25,7 @@ import contextlib
 import itertools
 import json
 import logging
+import re
 import secrets
 import socket
 from collections import deque
@@ -32,10 +33,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import schemathesis
 import uvicorn
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -580,3 +583,28 @@ def assert_event_schema(delivery: Delivery) -> None:
     name = schemas[str(delivery.event)]
     errors = schema_errors(pointer("components", "schemas", name), delivery.json)
     assert not errors, f"{delivery.event} payload does not match {name}: {errors}"
+
+
+# -- Cloudflare's official description -------------------------------------------------------
+
+OFFICIAL = Path(__file__).resolve().parents[2] / "openapi" / "cloudflare-realtimekit-openapi.yaml"
+
+
+@cache
+def official() -> Any:
+    return schemathesis.openapi.from_path(str(OFFICIAL))
+
+
+@cache
+def templates() -> list[tuple[re.Pattern[str], str]]:
+    """Official path templates as patterns, literal segments first (`/webhooks/all` before
+    `/webhooks/{webhook_id}`)."""
+    paths = sorted(official().raw_schema["paths"], key=lambda p: p.count("{"))
+    return [(re.compile("^/client/v4" + re.sub(r"\{[^}]+\}", "[^/]+", p) + "$"), p) for p in paths]
+
+
+def official_operation(method: str, path: str) -> Any:
+    for pattern, template in templates():
+        if pattern.match(path):
+            return official()[template][method]
+    raise AssertionError(f"{method} {path} is no operation of Cloudflare's description")

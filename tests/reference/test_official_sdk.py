@@ -4,40 +4,12 @@ Cloudflare's official description (the SDK's own models accept almost anything).
 
 from __future__ import annotations
 
-import re
-from functools import cache
-from pathlib import Path
-from typing import Any
-
 import cloudflare  # the [dev] extra installs it; missing, this test fails rather than skips
 import httpx
-import schemathesis
 
 from conformance.reference.server import ThreadedServer
 
-from .conftest import PARTICIPANT, Room
-
-OFFICIAL = Path(__file__).resolve().parents[2] / "openapi" / "cloudflare-realtimekit-openapi.yaml"
-
-
-@cache
-def official() -> Any:
-    return schemathesis.openapi.from_path(str(OFFICIAL))
-
-
-@cache
-def templates() -> list[tuple[re.Pattern[str], str]]:
-    """Official path templates as patterns, literal segments first (`/webhooks/all` before
-    `/webhooks/{webhook_id}`)."""
-    paths = sorted(official().raw_schema["paths"], key=lambda p: p.count("{"))
-    return [(re.compile("^/client/v4" + re.sub(r"\{[^}]+\}", "[^/]+", p) + "$"), p) for p in paths]
-
-
-def official_operation(method: str, path: str) -> Any:
-    for pattern, template in templates():
-        if pattern.match(path):
-            return official()[template][method]
-    raise AssertionError(f"{method} {path} is no operation of Cloudflare's description")
+from .conftest import PARTICIPANT, Room, official_operation
 
 
 class AnswersChecked:

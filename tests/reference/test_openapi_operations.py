@@ -18,7 +18,7 @@ import pytest
 from conformance.preset_body import preset_body
 from conformance.resources import openapi_document
 
-from .conftest import HOST, PARTICIPANT, Api, Room, pointer, schema_errors
+from .conftest import HOST, PARTICIPANT, Api, Room, official_operation, pointer, schema_errors
 
 METHODS = ("get", "put", "post", "patch", "delete")
 
@@ -164,6 +164,9 @@ async def test_every_operation_is_served_and_answers_as_documented(api: Api, roo
         payload = response.json()
         errors = schema_errors(schema, payload)
         assert not errors, f"{what}\nresponse does not match its schema: {errors}"
+        # and Cloudflare's own description, read by schemathesis (its OpenAPI 3.0 rules:
+        # nullable, readOnly/writeOnly), for the status it documents
+        official_operation(method.upper(), response.request.url.path).validate_response(response)
         if operation_id in PRODUCES:
             context[PRODUCES[operation_id]] = payload["data"]["id"]
 
