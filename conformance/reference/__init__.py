@@ -10,7 +10,8 @@ Split by concern (read in this order):
   ws_protocol.py uvicorn's WebSocket protocol plus writing a frame at once (the kick-all fan-out)
   webhooks.py   signed webhook delivery through a durable outbox
   recordings.py recording lifecycle
-  routes.py     the REST routes
+  preset_defaults.py  a whole Cloudflare preset (config, permissions, ui) from any part of one
+  routes.py     the REST routes, answering inside Cloudflare's own schemas
   ratelimit.py  RealtimeKit's REST rate limit, opt-in (`conformance serve --requests-per-10s`)
   app.py        wires it all into one Starlette app
   server.py     runs it (uvicorn), in a thread or as `conformance serve`
