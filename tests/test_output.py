@@ -16,7 +16,9 @@ import pytest
 from conformance import catalogue
 from conformance.config import RunConfig
 from conformance.errors import ConfigError
+from conformance.reports import html
 from conformance.reports.names import check_name
+from conformance.reports.stream import Check
 from conformance.runner import RunOutcome, summary
 from conformance.selection import canonical_requirements, partial_scope
 from conformance.verdict import Verdict, table
@@ -125,3 +127,38 @@ def test_a_run_from_elsewhere_prints_the_suites_words_and_no_third_party_warning
     assert "FAILED" not in out and not re.search(r"\d+ (failed|passed|errors?)\b", out), out[-3000:]
     assert "FAIL     END-02 everyone gets roomLeft ended" in done.stdout, done.stdout[-3000:]
     assert "test_end_session.py" not in done.stdout
+
+
+# -- the HTML: failures by cause, the event stream for a realtime failure ----------------------
+
+
+def _check(nodeid: str, rid: str, outcome: str, decided_at: str, message: str = "boom") -> Check:
+    return Check(nodeid, nodeid, [rid], "session", "scenarios", outcome, outcome, message, 0.1, [], decided_at)
+
+
+def test_failures_are_ordered_by_cause_and_repeats_say_so():
+    checks = [
+        _check("a::test_late_fail", "END-01", "fail", "2026-01-01T00:00:09"),
+        _check("b::test_warned_first", "END-06", "warning", "2026-01-01T00:00:01", "soft"),
+        _check("c::test_first_fail", "END-02", "fail", "2026-01-01T00:00:02", "same cause [evidence x1]"),
+        _check("d::test_second_of_end02", "END-02", "error", "2026-01-01T00:00:12", "same cause [evidence x7]"),
+        _check("e::test_passes", "END-03", "pass", "2026-01-01T00:00:00"),
+    ]
+    ordered = [c.nodeid for c in html.by_cause(checks)]
+    assert ordered == ["c::test_first_fail", "d::test_second_of_end02", "a::test_late_fail", "b::test_warned_first"]
+    assert html._same_cause(html.by_cause(checks)) == {
+        "d::test_second_of_end02": "same failure as END-02 first fail (above)"
+    }
+
+
+def test_a_realtime_failure_shows_the_event_stream_around_it_not_a_rest_call(tmp_path: Path):
+    published = make_run(tmp_path, "rt", profiles=("session",), outcomes={"END-02": "fail"})
+    run = published.run
+    failing = next(c for c in run.checks if c.requirements == ["END-02"])
+    failing.message = "host1: roomLeft state after kick-all: expected 'ended', got 'left'"  # cites no exchange
+    page = Path(html.write(run)).read_text()
+    card = page[page.index('class="failure o-fail"') :]
+    card = card[: card.index("</article>")]
+    assert "the event stream around the verdict" in card and "roomLeft" in card
+    assert "as curl" not in card
+    assert "<h3>" in card and "END-02 end 02</h3>" in card  # named by requirement, then behaviour

@@ -115,17 +115,17 @@ def every_byte(folder: Path) -> bytes:
 
 
 def test_junit_has_one_testcase_per_check_named_by_requirement(tmp_path: Path):
-    published = make_run(tmp_path, "r1", outcomes={"END-06": "fail", "API-01": "error"})
+    published = make_run(tmp_path, "r1", outcomes={"MEET-03": "fail", "API-01": "error"})
     root = ET.parse(published.run.run_dir / "junit.xml").getroot()
     cases = root.findall(".//testcase")
     checks = published.run.checks
     assert len([c for c in cases if c.get("classname") != "requirements"]) == len(checks)
     by_req = {c.find("properties/property[@name='requirement']").get("value"): c for c in cases}
-    assert by_req["END-06"].get("name").startswith("END-06 ")
-    assert by_req["END-06"].find("failure") is not None
+    assert by_req["MEET-03"].get("name").startswith("MEET-03 ")
+    assert by_req["MEET-03"].find("failure") is not None
     assert by_req["API-01"].find("error") is not None
     assert by_req["END-04"].find("failure") is None and by_req["END-04"].find("error") is None
-    props = {p.get("name"): p.get("value") for p in by_req["END-06"].iter("property")}
+    props = {p.get("name"): p.get("value") for p in by_req["MEET-03"].iter("property")}
     assert props["level"] == "MUST" and props["profile"] == "api" and props["outcome"] == "fail"
 
 
@@ -140,17 +140,17 @@ def test_junit_lists_unclaimed_requirements_as_skipped(tmp_path: Path):
 
 
 def test_results_json_is_versioned_complete_and_redacted(tmp_path: Path):
-    published = make_run(tmp_path, "r1", outcomes={"END-06": "fail"})
+    published = make_run(tmp_path, "r1", outcomes={"MEET-03": "fail"})
     text = (published.run.run_dir / "results.json").read_text()
     data = json.loads(text)
     assert data["schema"] == SCHEMA
     assert data["verdict"] == "NOT CONFORMANT"
     assert data["run"]["config"]["tokens"]["admin"] == "[REDACTED]"
     assert {r["requirement"] for r in data["requirements"]} == set(catalogue.load().ids())
-    check = next(c for c in data["checks"] if c["requirements"] == ["END-06"])
+    check = next(c for c in data["checks"] if c["requirements"] == ["MEET-03"])
     assert check["outcome"] == "fail" and check["evidence"][0].startswith("evidence/scenarios/")
     assert TOKEN not in text
-    assert load(published.run.run_dir).requirements["END-06"] == "fail"
+    assert load(published.run.run_dir).requirements["MEET-03"] == "fail"
 
 
 # -- certificate -----------------------------------------------------------------------------------
@@ -176,7 +176,7 @@ def test_a_certificate_pins_every_other_file_when_every_claimed_must_passed(tmp_
     ("kwargs", "why"),
     [
         ({"outcomes": {"END-04": "fail"}}, "MUST END-04 did not pass (fail)"),
-        ({"outcomes": {"END-06": "error"}}, "MUST END-06 did not pass (error)"),
+        ({"outcomes": {"MEET-03": "error"}}, "MUST MEET-03 did not pass (error)"),
         ({"requirements": ["END-04"]}, "restricted"),
         ({"faults": ["ended_says_left"]}, "faults"),
     ],
@@ -224,7 +224,7 @@ def test_latest_falls_back_to_a_text_file_where_symlinks_fail(tmp_path: Path, mo
 
 
 def test_the_html_is_self_contained_and_puts_failures_first(tmp_path: Path):
-    published = make_run(tmp_path, "r1", outcomes={"END-06": "fail"})
+    published = make_run(tmp_path, "r1", outcomes={"MEET-03": "fail"})
     page = published.html.read_text()
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     for external in ("<script", "<link", 'src="http', "url(http", "@import"):
@@ -232,11 +232,11 @@ def test_the_html_is_self_contained_and_puts_failures_first(tmp_path: Path):
     assert page.index('id="verdict"') < page.index('id="failures"') < page.index('id="matrix"')
     assert "NOT CONFORMANT" in page
     failure = page[page.index('id="failures"') : page.index('id="matrix"')]
-    assert "END-06: expected &#x27;ended&#x27;, got &#x27;left&#x27;" in failure
-    assert "conformance run --requirement END-06" in failure
+    assert "MEET-03: expected &#x27;ended&#x27;, got &#x27;left&#x27;" in failure
+    assert "conformance run --requirement MEET-03" in failure
     assert "curl -sS -i -X POST" in failure and "$RTK_API_TOKEN" in failure
     assert "roomLeft" in failure  # the client events
-    assert 'id="req-END-06"' in page
+    assert 'id="req-MEET-03"' in page
     assert TOKEN not in page and PARTICIPANT_TOKEN not in page
 
 
@@ -257,10 +257,10 @@ def test_the_html_links_every_evidence_file_a_phase_left(tmp_path: Path):
 
 def test_compare_tells_new_failures_fixes_and_flips(tmp_path: Path):
     make_run(tmp_path, "before", outcomes={"END-04": "fail", "API-01": "error"})
-    after = make_run(tmp_path, "after", outcomes={"END-06": "fail", "API-01": "fail"}, compare_with=tmp_path / "latest")
+    after = make_run(tmp_path, "after", outcomes={"MEET-03": "fail", "API-01": "fail"}, compare_with=tmp_path / "latest")
     c = after.run.comparison
     assert c is not None and c.before_id == "before"
-    assert [ch.requirements for ch in c.new_failures] == [["END-06"]]
+    assert [ch.requirements for ch in c.new_failures] == [["MEET-03"]]
     assert [ch.requirements for ch in c.fixed] == [["END-04"]]
     assert [(ch.requirements, ch.before, ch.after) for ch in c.flipped] == [(["API-01"], "error", "fail")]
     page = after.html.read_text()

@@ -2,8 +2,9 @@
 fetches; a Content-Security-Policy forbids any). Readable at 3 a.m.: the verdict first, then
 what failed with its message, how to reproduce it and what was exchanged, then the matrix.
 
-Order: verdict banner → expectation problems → verdict by profile → failures (each with
-message, reproduction, collapsible evidence) → comparison with an earlier run → requirement
+Order: verdict banner → expectation problems → verdict by profile → failures in the order
+their causes happened (each with message, reproduction, the event stream around the verdict
+for a realtime failure or the exchange as curl, collapsible evidence) → comparison with an earlier run → requirement
 matrix → every check → evidence files → configuration (redacted).
 """
 
@@ -18,13 +19,12 @@ from pathlib import Path
 from conformance.catalogue import PROFILES
 from conformance.evidence import Event, Exchange, curl
 from conformance.reports.evidence import check_stem, read_evidence
+from conformance.reports.names import check_name
 from conformance.reports.stream import NOT_PASSED, Check, Run
 from conformance.verdict import SYMBOL, Verdict
 
 NAME = "report.html"
 MAX_BODY_SHOWN = 16 * 1024
-# Failures first, worst first.
-_SEVERITY = {"fail": 0, "error": 1, "not_run": 2, "warning": 3, "expected_failure": 4}
 _EVIDENCE_REF = re.compile(r"\[evidence (\w+)\]")
 
 _CSS = """
@@ -203,7 +203,23 @@ def _links(paths: list[str]) -> str:
     return ", ".join(f'<a href="{_e(p)}">{_e(p)}</a>' for p in paths)
 
 
-def _failure(run: Run, check: Check, verdicts: dict[str, Verdict]) -> str:
+def _event_stream(events: list[Event], decided_at: str, before: int = 12, after: int = 3) -> str:
+    """The client events just before (and right after, shaded) the check's verdict, open."""
+    cut = next((i for i, ev in enumerate(events) if decided_at and ev.at > decided_at), len(events))
+    start = max(0, cut - before)
+    rows = []
+    for index, ev in enumerate(events[start : cut + after], start):
+        shade = ' class="o-warning"' if index >= cut else ""
+        payload = _e(json.dumps(ev.payload)[:600])
+        rows.append(f"<tr{shade}><td>{_e(ev.id)}</td><td>{_e(ev.at)}</td><td><code>{payload}</code></td></tr>")
+    return (
+        f'<b>the event stream around the verdict</b> <span class="muted">({len(rows)} of {len(events)} client '
+        'events; after the verdict: shaded)</span><table class="events"><thead><tr><th>id</th><th>at</th>'
+        f"<th>event</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _failure(run: Run, check: Check, verdicts: dict[str, Verdict], same_as: str = "") -> str:
     reqs = " ".join(
         f"{_e(rid)} · {_e(verdicts[rid].requirement.level)} · {_e(verdicts[rid].requirement.profile)}"
         if rid in verdicts
@@ -234,16 +250,23 @@ def _failure(run: Run, check: Check, verdicts: dict[str, Verdict]) -> str:
 
     during = [x for x in exchanges if not cleanup(x)]
     curl_for = next((x for x in exchanges if x.id in cited), during[-1] if during else None)
+    client_events = [ev for ev in events if ev.kind == "client-event"]
+    # A realtime failure: what the participants saw around the verdict is the evidence, not the
+    # last REST call (typically the POST that added a participant).
+    realtime = bool(client_events) and not cited
     body = [
         f'<article class="failure o-{_e(check.outcome)}" id="check-{_e(check_stem(check.nodeid))}">',
-        f"<h3>{_badge(check.outcome)} {reqs}</h3>",
-        f'<p class="muted"><code>{_e(check.nodeid)}</code> ({check.duration:.2f}s)</p>',
+        f"<h3>{_badge(check.outcome)} {_e(check_name(check.nodeid, check.requirements))}</h3>",
+        f'<p class="muted">{reqs} · <code>{_e(check.nodeid)}</code> ({check.duration:.2f}s)</p>',
         texts,
         notes,
         f'<p class="message">{_e(check.message or "(no message)")}</p>',
+        f'<p class="muted">{_e(same_as)}</p>' if same_as else "",
         f"<b>reproduce</b><pre>{_e(_reproduce(run, check))}</pre>",
     ]
-    if curl_for is not None:
+    if realtime:
+        body.append(_event_stream(client_events, check.decided_at))
+    elif curl_for is not None:
         label = "the cited exchange" if curl_for.id in cited else "the check's last exchange before its verdict"
         body.append(
             f"<b>{label}, as curl</b> <span class=muted>(export RTK_API_TOKEN first)</span>"
@@ -266,15 +289,47 @@ def _failure(run: Run, check: Check, verdicts: dict[str, Verdict]) -> str:
     return "".join(body)
 
 
+def by_cause(checks: list[Check]) -> list[Check]:
+    """Failures in the order their causes happened: the requirement that failed first leads
+    with its first failing check; warnings and expected failures come after every failure."""
+    failing = [c for c in checks if c.outcome in NOT_PASSED]
+    first: dict[str, str] = {}
+    for c in sorted(failing, key=lambda c: c.decided_at or "~"):
+        for rid in c.requirements:
+            first.setdefault(rid, c.decided_at or "~")
+
+    def key(c: Check) -> tuple[int, str, str, str]:
+        tier = 1 if c.outcome in ("warning", "expected_failure") else 0
+        earliest = min(first.get(rid, "~") for rid in c.requirements)
+        return (tier, earliest, c.decided_at or "~", c.nodeid)
+
+    return sorted(failing, key=key)
+
+
+def _same_cause(checks: list[Check]) -> dict[str, str]:
+    """A check whose message repeats an earlier failure's failed for that cause: say so."""
+    seen: dict[str, Check] = {}
+    notes = {}
+    for c in checks:
+        message = _EVIDENCE_REF.sub("", c.message).strip()
+        if not message:
+            continue
+        if message in seen:
+            earlier = seen[message]
+            notes[c.nodeid] = f"same failure as {check_name(earlier.nodeid, earlier.requirements)} (above)"
+        else:
+            seen[message] = c
+    return notes
+
+
 def _failures(run: Run, verdicts: dict[str, Verdict]) -> str:
-    failing = sorted(
-        (c for c in run.checks if c.outcome in NOT_PASSED), key=lambda c: (_SEVERITY.get(c.outcome, 9), c.nodeid)
-    )
+    failing = by_cause(run.checks)
+    same = _same_cause(failing)
     # A claimed requirement no check reported on is a failure to run, shown too.
     silent = [v for v in run.verdicts if v.outcome == "not_run" and not v.checks]
     if not failing and not silent:
         return '<section id="failures"><h2>Failures</h2><p>None: every check that ran passed.</p></section>'
-    cards = "".join(_failure(run, c, verdicts) for c in failing)
+    cards = "".join(_failure(run, c, verdicts, same.get(c.nodeid, "")) for c in failing)
     cards += "".join(
         f'<article class="failure o-not_run"><h3>{_badge("not_run")} {_e(v.requirement.id)} · '
         f"{_e(v.requirement.level)} · {_e(v.requirement.profile)}</h3><p class=message>{_e(v.message)}</p>"
