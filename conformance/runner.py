@@ -330,6 +330,10 @@ def run(request: RunRequest) -> RunOutcome:
             left = f"; left behind: {', '.join(cleanup.failed)}" if cleanup.failed else ""
             retired = len(cleanup.retired)
             print(f"conformance: retired {retired} resource(s) of run {config.run_id}{left}", file=sys.stderr)
+    for lock in run_dir.glob(".*.lock"):
+        # A phase's lock (the fuzz campaign's) guards the run while it runs; a finished run
+        # folder holds only the documented files.
+        lock.unlink(missing_ok=True)
     if cleanup is not None:
         # Reported with the traffic: what a run leaves behind does not change its verdict.
         (run_dir / "traffic").mkdir(exist_ok=True)

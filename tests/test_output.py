@@ -127,6 +127,9 @@ def test_a_run_from_elsewhere_prints_the_suites_words_and_no_third_party_warning
     assert "FAILED" not in out and not re.search(r"\d+ (failed|passed|errors?)\b", out), out[-3000:]
     assert "FAIL     END-02 everyone gets roomLeft ended" in done.stdout, done.stdout[-3000:]
     assert "test_end_session.py" not in done.stdout
+    run_dir = next(p for p in (tmp_path / "reports").iterdir() if p.is_dir() and not p.is_symlink())
+    documented = {"results.jsonl", "results.json", "junit.xml", "report.html", "evidence", "traffic", "engine.log"}
+    assert {p.name for p in run_dir.iterdir()} <= documented | {"certificate.json"}
 
 
 # -- the HTML: failures by cause, the event stream for a realtime failure ----------------------
