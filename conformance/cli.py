@@ -83,6 +83,11 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
 def _run(args: argparse.Namespace) -> int:
     from conformance.runner import RunRequest, list_checks, run, summary
 
+    # The model phase reads these in the child (it inherits the environment): conformance/model.
+    if getattr(args, "replay", None):
+        os.environ["RTKC_MODEL_REPLAY"] = str(Path(args.replay).resolve())
+    if getattr(args, "model_preset", None):
+        os.environ["RTKC_MODEL_PRESET"] = args.model_preset
     request = RunRequest(
         config_path=Path(args.config) if args.config else None,
         overrides=_overrides(args),
@@ -217,7 +222,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--repeat", type=int, default=1, help="flake gate: run N times in random orders, report checks that flip"
     )
-    run.add_argument("--seed", type=int, help="fuzz phase: replay this seed (printed by every run)")
+    run.add_argument("--seed", type=int, help="fuzz and model phases: replay this seed (printed by every run)")
+    run.add_argument("--replay", metavar="FILE", help="model phase: run this saved story (evidence/model/*.json)")
+    run.add_argument("--model-preset", choices=["default", "nightly"], help="model phase budget preset")
     run.add_argument("--fuzz-examples", type=int, metavar="N", help="fuzz phase: generated cases per operation")
     run.add_argument("--fuzz-time", type=float, metavar="S", help="fuzz phase: keep fuzzing for S seconds")
     run.add_argument("--fuzz-preset", choices=["default", "nightly"], help="fuzz phase budget preset")

@@ -120,7 +120,8 @@ class TargetRun:
             wanted = " or ".join(
                 "/".join(str(a) for a in c.answers) for c in self._explanations(world, parts, None)[:4]
             )
-            ids = self._explanations(world, parts, None)[0].requirements
+            # A wrong answer breaks the requirement that names the answer: each rule's first ID.
+            ids = tuple(dict.fromkeys(apply(world, p)[0].requirements[0] for p in parts))
             return world, Breach(number, ids, f"answered {'/'.join(answers)}; the rules allow {wanted}")
         return await self._observe(candidates, number)
 

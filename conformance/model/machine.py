@@ -41,7 +41,11 @@ class Budget:
     seconds: float  # after this, no new example starts (shrinking included)
 
 
-PRESETS = {"default": Budget(examples=6, steps=7, seconds=9.0), "nightly": Budget(examples=200, steps=20, seconds=600)}
+PRESETS = {
+    "default": Budget(examples=6, steps=7, seconds=9.0),
+    "nightly": Budget(examples=200, steps=20, seconds=600),
+    "probe": Budget(examples=60, steps=10, seconds=60),
+}
 MAX_PEERS = 5
 
 

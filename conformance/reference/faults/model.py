@@ -70,7 +70,7 @@ def _keep_alive_joiner_told_left(ref: Reference) -> None:
     patch(s, "join", join)
 
 
-@fault("keep_alive_survives_rejoin", "LEAVE-04")
+@fault("keep_alive_survives_rejoin", "LEAVE-01")
 def _keep_alive_survives_rejoin(ref: Reference) -> None:
     """A join inside the keep-alive window continues the session, but the window's timer still
     ends it (ALL_PARTICIPANTS_LEFT) with everyone in."""

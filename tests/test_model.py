@@ -1,0 +1,114 @@
+"""The model phase: the rules alone, and each model fault caught by its shrunk replay."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.model.rules import World, apply
+from conformance.model.story import Step, read_replay
+
+REPLAYS = Path(__file__).resolve().parent.parent / "conformance" / "model" / "replays"
+MODEL_FAULTS = {
+    "kick_all_counts_leavers": "END-01",
+    "keep_alive_joiner_told_left": "END-02",
+    "keep_alive_survives_rejoin": "LEAVE-01",
+    "host_grace_starts_once": "CLASS-01",
+    "kick_all_first_session_only": "END-01",
+}
+
+
+def walk(world: World, *steps: Step) -> tuple[World, list[str | None]]:
+    answers = []
+    for step in steps:
+        branch = apply(world, step)[0]
+        world, answers = branch.world, [*answers, branch.answer]
+    return world, answers
+
+
+def test_an_end_ends_everyone_and_a_join_after_it_starts_a_new_session():
+    world, answers = walk(
+        World(),
+        Step("create_meeting", meeting="m1"),
+        Step("join", meeting="m1", peer="p1", role="host"),
+        Step("join", meeting="m1", peer="p2", role="participant"),
+        Step("kick_all", meeting="m1"),
+        Step("join", meeting="m1", peer="p3", role="participant"),
+    )
+    assert answers[1:] == ["session:0", None, "200:2", "session:1"]
+    assert [world.peers[p].state for p in ("p1", "p2", "p3")] == ["ended", "ended", "joined"]
+
+
+def test_keep_alive_ends_an_empty_session_only_after_its_window():
+    world, _ = walk(
+        World(),
+        Step("create_meeting", meeting="m1"),
+        Step("join", meeting="m1", peer="p1", role="participant"),
+        Step("leave", peer="p1"),
+        Step("advance", seconds=25),
+    )
+    assert world.meetings["m1"].live is not None
+    world, _ = walk(world, Step("advance", seconds=61))
+    assert world.meetings["m1"].sessions[0].reasons == {"ALL_PARTICIPANTS_LEFT"}
+
+
+def test_host_grace_only_where_classroom_is_claimed_and_restarts_after_a_return():
+    steps = [
+        Step("create_meeting", meeting="m1"),
+        Step("join", meeting="m1", peer="p1", role="host"),
+        Step("join", meeting="m1", peer="p2", role="participant"),
+        Step("leave", peer="p1"),
+        Step("join", meeting="m1", peer="p3", role="host"),
+        Step("leave", peer="p3"),
+        Step("advance", seconds=903),
+    ]
+    assert walk(World(classroom=False), *steps)[0].peers["p2"].state == "joined"
+    assert walk(World(classroom=True), *steps)[0].peers["p2"].state == "ended"
+
+
+def test_a_refusal_without_permission_changes_nothing_and_inactive_refuses_joins():
+    world, answers = walk(
+        World(),
+        Step("create_meeting", meeting="m1"),
+        Step("join", meeting="m1", peer="p1", role="participant"),
+        Step("join", meeting="m1", peer="p2", role="participant"),
+        Step("client_kick_all", by="p1"),
+        Step("client_kick", by="p1", peer="p2"),
+        Step("create_meeting", meeting="m2"),
+        Step("status", meeting="m2", status="INACTIVE"),
+        Step("join", meeting="m2", peer="p3", role="host"),
+    )
+    assert answers[3:5] == ["1201", "1201"] and answers[-1] == "refused"
+    assert world.peers["p2"].state == "joined"
+
+
+def test_kick_all_inside_the_keep_alive_window_allows_both_answers():
+    world, _ = walk(
+        World(),
+        Step("create_meeting", meeting="m1"),
+        Step("join", meeting="m1", peer="p1", role="participant"),
+        Step("leave", peer="p1"),
+    )
+    assert sorted(b.answer for b in apply(world, Step("kick_all", meeting="m1"))) == ["200:0", "404"]
+
+
+@pytest.mark.parametrize("fault", sorted(MODEL_FAULTS))
+def test_each_model_fault_is_caught_by_its_replay_of_at_most_eight_steps(fault, tmp_path):
+    replay = REPLAYS / f"{fault}.json"
+    assert len(read_replay(replay)) <= 8
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "pytest", "--pyargs", "conformance.model", "-p", "no:cacheprovider"]
+        command += ["-p", "no:hypothesispytest", "-p", "no:schemathesis", "-p", "no:pact", "-q", "--tb=line", *extra]
+        env = {**os.environ, "RTKC_MODEL_REPLAY": str(replay)}
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    clean = run()
+    assert clean.returncode == 0, clean.stdout[-2000:]
+    broken = run("--rtkc-reference-fault", fault)
+    assert broken.returncode == 1, broken.stdout[-2000:]
+    assert f"[{MODEL_FAULTS[fault]}] " in broken.stdout or f"[{MODEL_FAULTS[fault]}]" in broken.stdout
