@@ -84,10 +84,12 @@ def test_a_clock_answering_500_is_an_error_naming_the_hook_never_a_fail(tmp_path
     assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-2000:]
     assert "NOT CONFORMANT" not in done.stdout
     clocked = [r for r in records if r["outcome"] != "pass"]
-    assert {rid for r in clocked for rid in r["requirements"]} == set(TIMER_CHECKS), [
+    # A timer check may also count for another requirement (its webhook half for END-08).
+    assert {rid for r in clocked for rid in r["requirements"]} >= set(TIMER_CHECKS), [
         (r["nodeid"], r["outcome"]) for r in records
     ]
     for record in clocked:
+        assert set(record["requirements"]) & set(TIMER_CHECKS), record
         assert record["outcome"] == "error", record
         assert "test clock hook POST http://127.0.0.1:" in record["message"], record
         assert CLOCK_PATH in record["message"], record
