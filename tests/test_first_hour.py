@@ -4,6 +4,7 @@ can reach a verdict, and the suite installs the way the CI example says."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -167,3 +168,68 @@ def test_a_built_wheel_in_a_fresh_venv_gives_a_working_conformance(tmp_path: Pat
         timeout=60,
     )
     assert str(venv) in where.stdout, where.stdout  # the wheel's copy, not the checkout
+
+
+# -- the documents answer what an implementer would otherwise guess (issue 14, point 12) --------
+
+DOCUMENTS = ("README.md", "docs/bridge-protocol.md", "docs/test-clock.md", "openapi/realtime-protocol.md")
+# A setting named in backticks, then within the same clause "<N> s" (the default it states).
+_STATED = re.compile(r"`((?:limits|time)\.\w+)`[^`.;]{0,40}?\b(\d+(?:\.\d+)?) s\b")
+
+
+def _stated_defaults() -> list[tuple[str, str, float]]:
+    found = []
+    for name in DOCUMENTS:
+        text = " ".join((ROOT / name).read_text(encoding="utf-8").split())
+        found += [(name, key, float(value)) for key, value in _STATED.findall(text)]
+    return found
+
+
+def test_every_timeout_the_documents_state_is_the_configurations_default():
+    from conformance.config import RunConfig
+
+    defaults = RunConfig()
+    stated = _stated_defaults()
+    keys = {key for _, key, _ in stated}
+    assert {"limits.request_timeout_seconds", "limits.event_timeout_seconds"} <= keys, stated
+    for name, key, value in stated:
+        section, field = key.split(".")
+        assert getattr(getattr(defaults, section), field) == value, f"{name} says {key} is {value:g} s"
+
+
+def test_the_fixed_deadlines_the_documents_state_are_the_codes():
+    from conformance.drivers import bridge
+    from conformance.reference import hub
+
+    bridge_doc = " ".join((ROOT / "docs" / "bridge-protocol.md").read_text().split())
+    assert f"within **{bridge.HELLO_TIMEOUT:g} s**" in bridge_doc
+    assert f"waits up to **{bridge.SHUTDOWN_GRACE:g} s**" in bridge_doc
+    # A participant's request (websocket or bridge) waits as long as one client event does.
+    from conformance.harness import Harness
+
+    assert "make_driver(self.config, self.evidence, self.event_timeout)" in inspect.getsource(Harness)
+    assert "request has the run's event timeout (`limits.event_timeout_seconds`" in bridge_doc
+    protocol = (ROOT / "openapi" / "realtime-protocol.md").read_text()
+    assert f"no `join` within {hub.JOIN_TIMEOUT_SECONDS:g} s" in protocol
+
+
+def test_the_protocol_document_answers_the_silences():
+    protocol = (ROOT / "openapi" / "realtime-protocol.md").read_text()
+    section = protocol[protocol.index("## Where an implementation may choose") :]
+    for question in (
+        "after `leave`",
+        "`kick` refused for several reasons",
+        "a `type` but no `id`",
+        "unknown `type` before `join`",
+        "join deadline",
+        "two sockets",
+        "participant is deleted",
+        "preset is changed",
+        "kicked_participants_count",
+    ):
+        row = next((line for line in section.splitlines() if question in line), None)
+        assert row is not None, question
+        assert "**either" in row, f"{question}: say either, or which answer a check needs"
+    clock = (ROOT / "docs" / "test-clock.md").read_text()
+    for fact in ("POST {origin}/_conformance/clock/advance", "Bearer", '{"seconds": 61}', "bodiless `204`", "ERROR"):
+        assert fact in clock, fact
