@@ -258,6 +258,7 @@ def list_checks(request: RunRequest) -> tuple[str, int]:
     silent = [rid for rid in claimed if rid not in covered]
     if silent and targets is None:
         lines.append(f"claimed but no check selected: {', '.join(silent)}")
+    lines += timer_warnings(config, covered)
     unclaimed = [p for p in catalogue.OPT_IN_PROFILES if p not in config.target.profiles]
     if unclaimed:
         lines.append(
@@ -265,6 +266,24 @@ def list_checks(request: RunRequest) -> tuple[str, int]:
             "claim with --profile or target.profiles"
         )
     return "\n".join(lines), 0
+
+
+def timer_warnings(config: RunConfig, selected: set[str]) -> list[str]:
+    """Selected checks that wait for the target's own timers and will be NOT RUN (exit 2) as
+    configured: no test clock and too small a real-time budget (docs/test-clock.md)."""
+    if config.time.control == "test-clock":
+        return []
+    needs = {"LEAVE-04": 61.0}
+    needs.update({rid: config.time.host_grace_seconds + 1 for rid in ("CLASS-01", "CLASS-02", "CLASS-03")})
+    short = {rid: s for rid, s in needs.items() if rid in selected and s > config.time.real_time_budget_seconds}
+    if not short:
+        return []
+    longest = max(short.values())
+    return [
+        f"warning: {', '.join(sorted(short))} will be NOT RUN: they need up to {longest:.0f} s of target time; "
+        f'set time.control = "test-clock" or time.real_time_budget_seconds >= {longest:.0f} '
+        "(and limits.check_timeout_seconds above it)"
+    ]
 
 
 def run(request: RunRequest) -> RunOutcome:

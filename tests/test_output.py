@@ -165,3 +165,15 @@ def test_a_realtime_failure_shows_the_event_stream_around_it_not_a_rest_call(tmp
     assert "the event stream around the verdict" in card and "roomLeft" in card
     assert "as curl" not in card
     assert "<h3>" in card and "END-02 end 02</h3>" in card  # named by requirement, then behaviour
+
+
+def test_list_warns_when_timer_checks_cannot_reach_a_verdict():
+    from conformance.config import load_config
+    from conformance.runner import timer_warnings
+
+    plain = load_config(None, {}, {})
+    assert "LEAVE-04" in timer_warnings(plain, {"LEAVE-04", "END-01"})[0]
+    assert "CLASS-01" in timer_warnings(plain, {"CLASS-01"})[0] and "901" in timer_warnings(plain, {"CLASS-01"})[0]
+    assert timer_warnings(plain, {"END-01"}) == []
+    assert timer_warnings(load_config(None, {}, {"time.control": "test-clock"}), {"LEAVE-04"}) == []
+    assert timer_warnings(load_config(None, {}, {"time.real_time_budget_seconds": 70}), {"LEAVE-04"}) == []
