@@ -177,3 +177,20 @@ def test_list_warns_when_timer_checks_cannot_reach_a_verdict():
     assert timer_warnings(plain, {"END-01"}) == []
     assert timer_warnings(load_config(None, {}, {"time.control": "test-clock"}), {"LEAVE-04"}) == []
     assert timer_warnings(load_config(None, {}, {"time.real_time_budget_seconds": 70}), {"LEAVE-04"}) == []
+
+
+def test_an_unreachable_target_is_at_most_five_lines_and_exit_2(tmp_path: Path):
+    env = {
+        **os.environ,
+        "RTKC_BASE_URL": "http://127.0.0.1:9/client/v4",
+        "RTKC_ACCOUNT_ID": "a",
+        "RTKC_APP_ID": "b",
+        "RTKC_ADMIN_TOKEN": "canary-unreachable-0001",
+        "RTKC_REALTIME_URL": "ws://127.0.0.1:9/realtime",
+    }
+    done = subprocess.run(
+        [*RUN, "--reports-dir", str(tmp_path)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    assert done.returncode == 2 and len(lines) <= 5, lines
+    assert "127.0.0.1:9" in lines[-1] and "is the target running there?" in lines[-1]
