@@ -402,7 +402,8 @@ def _matrix(run: Run) -> str:
 def _checks(run: Run) -> str:
     rows = "".join(
         f'<tr class="o-{_e(c.outcome)}"><td>{_badge(c.outcome)}</td><td>{_e(",".join(c.requirements))}</td>'
-        f"<td>{_e(c.phase)}</td><td><code>{_e(c.nodeid)}</code></td><td>{c.duration:.2f}s</td>"
+        f"<td>{_e(c.phase)}</td><td>{_e(check_name(c.nodeid, c.requirements))}<br><code class=muted>"
+        f"{_e(c.nodeid)}</code></td><td>{c.duration:.2f}s</td>"
         f"<td>{_links(c.evidence)}</td></tr>"
         for c in run.checks
     )

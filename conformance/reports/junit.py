@@ -11,6 +11,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from conformance.reports.names import check_name
 from conformance.reports.stream import Check, Run
 
 NAME = "junit.xml"
@@ -47,7 +48,8 @@ def _check_case(suite: ET.Element, run: Run, check: Check) -> None:
     }
     if check.evidence:
         props["evidence"] = " ".join(check.evidence)
-    case = _testcase(suite, f"{ids} {check.name}", module, check.duration, props)
+    # The suite's name for the check (`END-02 everyone gets roomLeft ended …`); the node id is a property.
+    case = _testcase(suite, check_name(check.nodeid, check.requirements), module, check.duration, props)
     message = check.message
     if check.outcome == "expected_failure":
         reasons = [
