@@ -65,7 +65,12 @@ def resolve(
 
         raise ConfigError("--reference-fault only applies to the embedded reference; drop target.base_url")
     server = start_embedded(faults, config.time.host_grace_seconds)
+    # A time control chosen explicitly wins: the late selftest drives the reference without its
+    # test clock, as a target that has none.
+    chosen_time = env.get("RTKC_TIME_CONTROL")
     env.update(embedded_env(server))
+    if chosen_time:
+        env["RTKC_TIME_CONTROL"] = chosen_time
     # Pin the claim made for the embedded reference (chosen, or every profile), which a load
     # with a base URL would otherwise narrow to the documented default.
     env["RTKC_PROFILES"] = ",".join(config.target.profiles)

@@ -112,3 +112,40 @@ def test_a_warning_turns_a_should_check_red_and_an_error_does_not():
         FAULTS["second_end_fires_again"], _with_checks({"t::a": ("END-07", "warning"), "t::b": ("END-07", "error")})
     )
     assert kill_matrix.build(clean, [run]).never_red == ["t::b"]
+
+
+# The checks whose negative window (steps.nothing_within) each late fault must fail.
+NEGATIVE_WINDOWS = {
+    "test_kick.py::test_kicking_one_participant_leaves_the_others_and_the_session_alone": "late_end_after_one_goes",
+    "test_leave.py::test_a_leaver_gets_left_and_the_session_goes_on": "late_end_after_one_goes",
+    "test_leave.py::test_the_host_leaving_does_not_end_the_session": "late_end_after_one_goes",
+    "test_permissions.py::test_kick_all_without_permission_fails_with_1201_and_changes_nothing": (
+        "late_end_after_refused_end"
+    ),
+    "test_permissions.py::test_a_refused_kick_all_delivers_no_meeting_ended": "late_end_after_refused_end",
+    "test_permissions.py::test_kick_without_permission_fails_with_1201_and_changes_nothing": (
+        "late_end_after_refused_end"
+    ),
+    "test_webhooks.py::test_a_receiver_answering_4xx_or_2xx_is_not_retried": "late_retry_of_4xx",
+}
+
+
+@pytest.mark.timeout(900)
+def test_late_faults_are_caught_without_a_test_clock(tmp_path):
+    """Every late fault, run against the reference driven without its test clock and with the
+    windows the late mode configures, fails the negative window meant for it."""
+    matrix = tmp_path / "late.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "selftest", "--late", "--json", str(matrix)],
+        capture_output=True,
+        text=True,
+        timeout=840,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    faults = json.loads(matrix.read_text())["faults"]
+    assert set(faults) == {name for name, f in FAULTS.items() if f.apply.__module__.endswith(".late")}
+    for check, fault in NEGATIVE_WINDOWS.items():
+        assert f"conformance/scenarios/{check}" in faults[fault]["turned_red"], (check, fault)
+    duplicate = faults["late_duplicate_delivery"]["turned_red"]
+    assert "conformance/scenarios/test_webhooks.py::test_a_receiver_answering_4xx_or_2xx_is_not_retried" in duplicate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from conformance import must
@@ -103,17 +104,22 @@ async def delivery(channel: Channel, name: str, scenario: Scenario, session_id: 
 
 # -- negative windows ------------------------------------------------------------------------
 # "Nothing happens" is watched as long as the matching positive wait would have waited for the
-# thing to happen; with a test clock the target's time is first moved past that point, so a
-# late wrong effect (a timer, a retry) is due before the watch begins.
+# thing to happen. With a test clock the target's time is moved past that point in the middle
+# of the watch: first the event timeout in real time (the target may still be handling the
+# request, and would schedule a late effect from where its clock then stands), then the clock
+# is passed, then the event timeout again for anything that fell due.
 
 
-async def negative_window(scenario: Scenario, horizon: float, why: str) -> float:
-    """Seconds of real time to watch for something that must not happen within `horizon`
-    seconds of target time; with a test clock, that time is passed on the clock first."""
-    if scenario.config.time.control == "test-clock":
-        await scenario.pass_time(horizon, why)
-        return scenario.timeout  # the deadline an event already due gets to arrive
-    return max(horizon, scenario.timeout)
+async def nothing_within(
+    scenario: Scenario, horizon: float, why: str, watch: Callable[[float], Awaitable[None]]
+) -> None:
+    """Run `watch(seconds)` (a negative check) over `horizon` seconds of target time."""
+    if scenario.config.time.control != "test-clock":
+        await watch(max(horizon, scenario.timeout))
+        return
+    await watch(scenario.timeout)
+    await scenario.pass_time(horizon, why)
+    await watch(scenario.timeout)
 
 
 async def no_delivery(
@@ -121,17 +127,22 @@ async def no_delivery(
 ) -> None:
     """No matching delivery within the window a positive wait would give it (default: the
     event timeout; a retry's is `limits.webhook_retry_seconds`)."""
-    window = await negative_window(scenario, scenario.timeout if horizon is None else horizon, f"waiting out {what}")
-    await channel.assert_none(match, within=window, what=what)
+
+    async def watch(seconds: float) -> None:
+        await channel.assert_none(match, within=seconds, what=what)
+
+    await nothing_within(scenario, scenario.timeout if horizon is None else horizon, f"waiting out {what}", watch)
 
 
 async def stays_in_room(scenario: Scenario, people: list[Participant], doing: str) -> None:
     """Each participant is still in the room after the negative window, not at one instant: an
     end or a kick that follows `doing` a little later is caught."""
-    window = await negative_window(scenario, scenario.timeout, f"waiting for a late roomLeft after {doing}")
 
-    await asyncio.gather(
-        *(p.assert_no_event("roomLeft", within=window, what=f"roomLeft after {doing}") for p in people)
-    )
+    async def watch(seconds: float) -> None:
+        await asyncio.gather(
+            *(p.assert_no_event("roomLeft", within=seconds, what=f"roomLeft after {doing}") for p in people)
+        )
+
+    await nothing_within(scenario, scenario.timeout, f"waiting for a late roomLeft after {doing}", watch)
     for person in people:
         await still_in_room(person, scenario, doing)

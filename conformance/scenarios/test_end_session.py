@@ -110,7 +110,7 @@ async def test_ending_twice_delivers_meeting_ended_once(scenario):
         scenario,
         channel,
         lambda d: d.event == "meeting.ended" and d.seq > first.seq,
-        "a second meeting.ended after two concurrent kick-alls",
+        "second meeting.ended after two concurrent kick-alls",
     )
 
 
@@ -132,7 +132,7 @@ async def test_an_end_delivers_meeting_ended_once_with_the_host_reason(scenario)
         scenario,
         channel,
         lambda d: d.seq > delivery.seq and steps.is_event("meeting.ended", host.session_id)(d),
-        "a second meeting.ended for the same session",
+        "second meeting.ended for the same session",
     )
 
 

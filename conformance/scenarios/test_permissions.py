@@ -49,7 +49,7 @@ async def test_a_refused_kick_all_delivers_no_meeting_ended(scenario):
     people = await scenario.join_many(meeting["id"], "host", "participant")
 
     await refused_with_1201(people[1].kick_all(), "kickAll()")
-    await steps.no_delivery(scenario, channel, "meeting.ended", "a meeting.ended after a refused kickAll()")
+    await steps.no_delivery(scenario, channel, "meeting.ended", "meeting.ended after a refused kickAll()")
 
 
 @requirement("PERM-02")
