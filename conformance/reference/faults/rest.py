@@ -33,6 +33,26 @@ def _count_as_string(ref: Reference) -> None:
     rewrite_json_responses(ref, rewrite)
 
 
+@fault("webhook_enabled_as_string", "API-01", "WH-01")
+def _enabled_as_string(ref: Reference) -> None:
+    """Webhook answers carry `enabled` as the string "true"/"false" instead of a boolean."""
+
+    def stringify(webhook: Any) -> bool:
+        if isinstance(webhook, dict) and isinstance(webhook.get("enabled"), bool):
+            webhook["enabled"] = str(webhook["enabled"]).lower()
+            return True
+        return False
+
+    def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
+        data = body.get("data") if isinstance(body, dict) else None
+        rows = data if isinstance(data, list) else [data]
+        if "/webhooks" in path and sum(stringify(row) for row in rows):
+            return status, dumps(body), "application/json"
+        return None
+
+    rewrite_json_responses(ref, rewrite)
+
+
 @fault("server_error_on_long_title", "API-01")
 def _error_on_long_title(ref: Reference) -> None:
     """Creating a meeting with a title longer than 200 characters crashes with a 500."""
