@@ -86,8 +86,17 @@ WITH_BODY = {
     "replaceWebhook",
 }
 # 409: a well-formed request that clashes with state (a taken custom id or preset name, a
-# second recording, a recording action its state does not allow).
-CONFLICTS = {"addParticipant", "startRecording", "recordingAction", "createPreset", "updatePreset", "replacePreset"}
+# preset_name that names no preset, a second recording, a recording action its state does not allow).
+CONFLICTS = {
+    "addParticipant",
+    "editParticipant",
+    "replaceParticipant",
+    "startRecording",
+    "recordingAction",
+    "createPreset",
+    "updatePreset",
+    "replacePreset",
+}
 # 400 documented by Cloudflare itself (the webhook operations), body or not.
 OFFICIAL_400 = {"getWebhook", "deleteWebhook"}
 PAGED_LISTS = {"listMeetings", "listParticipants", "listSessions", "listRecordings", "listPresets"}

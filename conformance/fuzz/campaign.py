@@ -28,10 +28,9 @@ from conformance.resources import openapi_path
 
 HOOKS_MODULE = "conformance.fuzz.hooks"
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
-# Operations that may refuse a schema-valid body with 400, as the document says: the preset
-# named by `preset_name` must exist ("The body is invalid, or `preset_name` does not name a
-# preset of this app"). schemathesis' positive-data check otherwise wants a 2xx for them; its
-# failure only warns (checks.py), but a documented refusal is not even that.
+# Operations that may refuse a schema-valid body because the preset `preset_name` names does
+# not exist. The reference answers 409 (which schemathesis' positive-data check accepts);
+# Cloudflare is silent, so an implementation answering 400 there is not even warned about.
 SEMANTIC_400 = ("addParticipant", "editParticipant", "replaceParticipant")
 POSITIVE_DATA_STATUSES = '["2XX", "3XX", 400, 401, 403, 404, 409, 429, "5XX"]'
 

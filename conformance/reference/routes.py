@@ -234,8 +234,10 @@ class RestApi:
     def _preset_by_name(self, scope: str, name: str) -> Doc:
         found = self.storage.list("presets", scope=scope, where=lambda p: p["name"] == name)
         if not found:
-            # 404 like any other missing resource; the body itself was valid, so not a 400
-            raise ApiError(404, f"no preset named {name!r} in this app")
+            # The body is valid (not a 400) and the meeting or participant exists (not a 404, which
+            # a client would read as "the resource I address is gone"): the request clashes with
+            # the app's presets as they are. Cloudflare's material is silent here.
+            raise ApiError(409, f"no preset named {name!r} in this app")
         return found[0]
 
     # -- meetings --------------------------------------------------------------------------

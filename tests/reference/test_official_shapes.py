@@ -58,7 +58,7 @@ async def test_put_participant_replaces_it(api: Api, room: Room) -> None:
     assert replaced["custom_participant_id"] == "new-id" and replaced["preset_name"] == HOST
     assert "name" not in replaced or replaced["name"] is None  # left out: cleared
     assert_error(await api.put(path, json={"custom_participant_id": "taken", "preset_name": PARTICIPANT}), 409)
-    assert_error(await api.put(path, json={"custom_participant_id": "x", "preset_name": "nope"}), 404)
+    assert_error(await api.put(path, json={"custom_participant_id": "x", "preset_name": "nope"}), 409)
 
 
 def contains(whole: Any, part: Any) -> bool:

@@ -109,7 +109,7 @@ async def test_editing_a_participant_changes_its_preset_for_the_next_join(api: A
     assert edited["custom_participant_id"] == "promoted"
     p = await room.join("promoted")
     assert p.permissions["kickParticipant"] is True
-    assert_error(await api.patch(f"/meetings/{room.id}/participants/{doc['id']}", json={"preset_name": "nope"}), 404)
+    assert_error(await api.patch(f"/meetings/{room.id}/participants/{doc['id']}", json={"preset_name": "nope"}), 409)
 
 
 async def test_preset_update_replaces_permissions_as_a_whole(api: Api) -> None:
