@@ -1,5 +1,10 @@
 """The engine: a Hypothesis rule-based state machine that walks the model on the target.
 
+A walk first tells the stored regression stories (replays/: the issue's interleavings, each
+shrunk to at most eight steps), like Hypothesis' explicit examples: a random walk of the
+default budget rarely hits one of them, and a known story costs a second. Then it walks at
+random for whatever is left of the budget.
+
 Hypothesis picks the steps (from what the model says is possible now), the target does them,
 and each step is judged at once (drive.py). A breach fails the example; Hypothesis shrinks it,
 and the shortest failing story seen is what the run reports and saves for `--replay`.
@@ -17,6 +22,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, reject, settings
@@ -28,7 +34,7 @@ from conformance.evidence import current_check
 from conformance.harness import Harness, Scenario
 from conformance.model.drive import TargetRun
 from conformance.model.rules import World
-from conformance.model.story import Breach, Step
+from conformance.model.story import Breach, Step, read_replay
 
 PRESET_ENV = "RTKC_MODEL_PRESET"
 REPLAY_ENV = "RTKC_MODEL_REPLAY"
@@ -47,6 +53,7 @@ PRESETS = {
     "probe": Budget(examples=60, steps=10, seconds=60),
 }
 MAX_PEERS = 5
+STORED = Path(__file__).resolve().parent / "replays"
 
 
 class ModelBreach(AssertionError):
@@ -227,6 +234,8 @@ class Result:
     story: list[Step] | None = None
     breach: Breach | None = None
     replayed: bool = False
+    stored: list[str] = field(default_factory=list)  # the stored stories told before the walk
+    found_by: str = ""  # the stored story that failed, or "" when the random walk did
 
 
 def pick_seed(harness: Harness) -> int:
@@ -238,10 +247,36 @@ def budget_named(name: str | None) -> Budget:
     return PRESETS[name or os.environ.get(PRESET_ENV) or "default"]
 
 
+def stored_stories(campaign: Campaign) -> list[tuple[str, list[Step]]]:
+    """The regression stories this target can be told within the budget.
+
+    With a test clock time passes at once; without one a story runs only when its waits fit
+    the phase's seconds (the keep-alive and grace stories then wait for the nightly preset).
+    """
+    time_config = campaign.harness.config.time
+    chosen = []
+    for path in sorted(STORED.glob("*.json")):
+        steps = read_replay(path)
+        waits = sum(s.seconds for s in steps if s.kind == "advance")
+        if time_config.control == "test-clock" or (
+            waits <= min(campaign.budget.seconds, time_config.real_time_budget_seconds)
+        ):
+            chosen.append((path.stem, steps))
+    return chosen
+
+
 async def explore(harness: Harness, seed: int, budget: Budget) -> Result:
-    """Walk random stories within the budget; the shortest failing one, shrunk, if any."""
+    """The stored stories, then random ones within the budget; the first failing stored story,
+    or else the shortest failing random one, shrunk."""
     campaign = await _campaign(harness, seed, budget)
     campaign.deadline = time.monotonic() + budget.seconds
+    told = []
+    for name, steps in stored_stories(campaign):
+        told.append(name)
+        found = await _tell(campaign, steps)
+        if found.breach is not None:
+            found.seed, found.stored, found.found_by = seed, told, name
+            return found
     machine = machine_for(campaign)
     machine._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]  # reproducible walks
     config = settings(
@@ -267,7 +302,7 @@ async def explore(harness: Harness, seed: int, budget: Budget) -> Result:
             raise
     finally:
         current_check.reset(token)
-    result = Result(seed, campaign.examples)
+    result = Result(seed, campaign.examples, stored=told)
     if campaign.failures:
         result.story, result.breach = min(campaign.failures, key=lambda f: (len(f[0]), f[1].step))
     return result
@@ -275,7 +310,10 @@ async def explore(harness: Harness, seed: int, budget: Budget) -> Result:
 
 async def replay(harness: Harness, steps: list[Step]) -> Result:
     """Run one saved story step by step on the target, judged like any walk."""
-    campaign = await _campaign(harness, 0, PRESETS["default"])
+    return await _tell(await _campaign(harness, 0, PRESETS["default"]), steps)
+
+
+async def _tell(campaign: Campaign, steps: list[Step]) -> Result:
     walk = await asyncio.to_thread(Walk, campaign)
     result = Result(0, 1, replayed=True)
     try:

@@ -67,10 +67,14 @@ async def _walk(harness, pytestconfig: pytest.Config) -> machine.Result:
             seed = machine.pick_seed(harness)
             _say(
                 pytestconfig,
-                f"model phase: seed {seed} ({budget.examples} stories of up to {budget.steps} steps, "
-                f"{budget.seconds:g} s); replay with --seed {seed}",
+                f"model phase: seed {seed} (the stored stories, then up to {budget.examples} random stories "
+                f"of up to {budget.steps} steps, {budget.seconds:g} s); replay with --seed {seed}",
             )
             result = await machine.explore(harness, seed, budget)
+            _say(
+                pytestconfig,
+                f"model phase: told {len(result.stored)} stored stories and {result.examples} random ones",
+            )
     finally:
         scenario = getattr(harness, "model_webhook_scenario", None)
         if scenario is not None:
@@ -89,7 +93,8 @@ async def _walk(harness, pytestconfig: pytest.Config) -> machine.Result:
             saved = f"\n  replay: conformance run --phase model --replay {path}"
         _say(
             pytestconfig,
-            f"model phase: a story the rules forbid\n{numbered(result.story)}\n"
+            f"model phase: a story the rules forbid"
+            f"{f' (the stored story {result.found_by})' if result.found_by else ''}\n{numbered(result.story)}\n"
             f"  broken: {result.breach.words()}{saved}",
         )
     return result
