@@ -1,5 +1,5 @@
 """`conformance run` end to end: every report a run writes, against the reference and
-against a fault, plus --list, --rerun-failed and the automatic comparison with reports/latest."""
+against a fault, plus --list, --rerun-failed and comparisons with an earlier run."""
 
 from __future__ import annotations
 
@@ -65,6 +65,9 @@ def faulty(reports: Path, clean: Ran) -> Ran:
         "END-02",
         "--requirement",
         "END-06",
+        # Another target (a fault) and another selection: compared only because it is asked for.
+        "--compare",
+        str(reports / "clean"),
     )
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     return Ran(done, reports / "faulty")
@@ -127,8 +130,10 @@ def test_a_run_against_a_fault_writes_no_certificate_and_shows_the_failure_with_
     assert results["verdict"] == "NOT CONFORMANT" and results["certificate"] is None
 
 
-def test_a_run_compares_itself_with_the_previous_latest(faulty: Ran):
+def test_an_asked_for_comparison_is_made_and_says_what_differs(faulty: Ran):
     assert "compared with clean: 1 new failure(s)" in faulty.done.stdout
+    assert "note: clean differs: it judged another target" in faulty.done.stdout
+    assert "another requirement selection (all)" in faulty.done.stdout
     comparison = json.loads((faulty.run_dir / "results.json").read_text())["comparison"]
     assert comparison["before_id"] == "clean"
     assert [c["requirements"] for c in comparison["new_failures"]] == [["END-02"]]
