@@ -52,6 +52,6 @@ def test_a_budget_above_the_targets_limit_is_throttled_and_the_run_still_passes(
             server, tmp_path, 1000, "--phase", "scenarios", "--requirement", "END-01", "--requirement", "END-03"
         )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "CONFORMANT" in done.stdout
+    assert "PARTIAL: every MUST of this selection passed" in done.stdout  # a --requirement run
     traffic = next(line for line in done.stdout.splitlines() if line.startswith("traffic:"))
     assert re.search(r"[1-9]\d* answered 429", traffic), traffic
