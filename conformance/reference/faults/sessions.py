@@ -204,6 +204,20 @@ def _left_not_told(ref: Reference) -> None:
     filter_emits(ref, lambda e, p: [] if e == "meeting.participantLeft" else [(e, p)])
 
 
+@fault("participant_joined_not_sent", "JOIN-01")
+def _joined_not_sent(ref: Reference) -> None:
+    """Nobody already in the session is told when another participant joins."""
+    rewrite_client_messages(ref, lambda m: None if m.get("type") == "participantJoined" else m)
+
+
+@fault("dropped_connection_not_told", "LEAVE-05")
+def _drop_not_told(ref: Reference) -> None:
+    """A participant whose socket drops is removed silently: the others get no participantLeft."""
+    rewrite_client_messages(
+        ref, lambda m: None if m.get("type") == "participantLeft" and m.get("reason") == "disconnected" else m
+    )
+
+
 @fault("host_leave_ends_session", "LEAVE-03", "CLASS-02")
 def _host_leave_ends(ref: Reference) -> None:
     """The host leaving ends the session at once, with no grace period."""
