@@ -98,6 +98,19 @@ def test_kick_all_inside_the_keep_alive_window_allows_both_answers():
     assert sorted(b.answer for b in apply(world, Step("kick_all", meeting="m1"))) == ["200:0", "404"]
 
 
+def test_a_kick_all_racing_its_senders_own_leave_may_end_the_session_or_not():
+    world, _ = walk(
+        World(),
+        Step("create_meeting", meeting="m1"),
+        Step("join", meeting="m1", peer="p1", role="host"),
+        Step("join", meeting="m1", peer="p2", role="participant"),
+        Step("leave", peer="p1"),
+    )
+    branches = apply(world, Step("client_kick_all", by="p1"))
+    assert sorted(b.world.peers["p2"].state for b in branches) == ["ended", "joined"]
+    assert {b.world.peers["p1"].state for b in branches} == {"left"}
+
+
 @pytest.mark.parametrize("fault", sorted(MODEL_FAULTS))
 def test_each_model_fault_is_caught_by_its_replay_of_at_most_eight_steps(fault, tmp_path):
     replay = REPLAYS / f"{fault}.json"

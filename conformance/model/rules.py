@@ -185,13 +185,27 @@ def _kick_all(w: World, step: Step) -> list[Branch]:
 
 def _client_kick_all(w: World, step: Step) -> list[Branch]:
     if not w.joined(step.by):
-        return [Branch(None, w, ("END-05",))]
+        return [Branch(None, w, ("END-05",)), *_late_kick_all(w, step.by)]
     by = w.peers[step.by]
     if by.role != "host":
         return [Branch("1201", w, ("PERM-01",))]  # PERM-01: nobody removed, no meeting.ended
     meeting = w.meetings[by.meeting]
     _end(w, meeting, meeting.sessions[by.session or 0], frozenset({HOST_ENDED}))
     return [Branch("ok", w, ("END-05", "END-08"))]  # END-05: the same effects as END-02/03
+
+
+def _late_kick_all(w: World, name: str) -> list[Branch]:
+    """A host's kickAll() sent at the same moment as its own leave (or kick): no source says
+    whether it still ends the session it was in, so both ways are allowed."""
+    by = w.peers.get(name)
+    if by is None or by.role != "host" or by.session is None:
+        return []
+    if w.meetings[by.meeting].sessions[by.session].status != "LIVE":
+        return []
+    ended = copy.deepcopy(w)
+    meeting = ended.meetings[by.meeting]
+    _end(ended, meeting, meeting.sessions[by.session], frozenset({HOST_ENDED}))
+    return [Branch(None, ended, ("END-05", "END-08"))]
 
 
 def _status(w: World, step: Step) -> list[Branch]:
