@@ -122,6 +122,20 @@ def _ended_without_ended_at(ref: Reference) -> None:
     rewrite_json_responses(ref, rewrite)
 
 
+@fault("ended_session_keeps_a_live_count", "END-10")
+def _ended_live_count(ref: Reference) -> None:
+    """An ENDED session still reads live_participants 1, as if someone were in it."""
+
+    def rewrite(path: str, status: int, body: Any) -> tuple[int, bytes, str] | None:
+        data = body.get("data") if isinstance(body, dict) else None
+        if isinstance(data, dict) and data.get("status") == "ENDED" and "live_participants" in data:
+            data["live_participants"] = 1
+            return status, dumps(body), "application/json"
+        return None
+
+    rewrite_json_responses(ref, rewrite)
+
+
 @fault("no_permission_answers_401", "PERM-06")
 def _no_permission_401(ref: Reference) -> None:
     """A known token without the permission is refused with 401 instead of 403 (still refused)."""
