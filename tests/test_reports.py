@@ -257,7 +257,9 @@ def test_the_html_links_every_evidence_file_a_phase_left(tmp_path: Path):
 
 def test_compare_tells_new_failures_fixes_and_flips(tmp_path: Path):
     make_run(tmp_path, "before", outcomes={"END-04": "fail", "API-01": "error"})
-    after = make_run(tmp_path, "after", outcomes={"MEET-03": "fail", "API-01": "fail"}, compare_with=tmp_path / "latest")
+    after = make_run(
+        tmp_path, "after", outcomes={"MEET-03": "fail", "API-01": "fail"}, compare_with=tmp_path / "latest"
+    )
     c = after.run.comparison
     assert c is not None and c.before_id == "before"
     assert [ch.requirements for ch in c.new_failures] == [["MEET-03"]]
