@@ -124,7 +124,34 @@ class TargetRun:
             # A wrong answer breaks the requirement that names the answer: each rule's first ID.
             ids = tuple(dict.fromkeys(apply(world, p)[0].requirements[0] for p in parts))
             return world, Breach(number, ids, f"answered {'/'.join(answers)}; the rules allow {wanted}")
-        return await self._observe(candidates, number)
+        after, breach = await self._observe(candidates, number)
+        if breach is None and step.kind == "advance":
+            breach = await self._stays(after, number, apply(world, step)[0].requirements)
+        return after, breach
+
+    async def _stays(self, world: World, number: int, requirements: tuple[str, ...]) -> Breach | None:
+        """After time passed, whoever the rules keep in a session that once ran a timer is
+        watched over the event timeout: a timer that should have been cancelled ends it late."""
+        watched = [
+            name
+            for name, peer in world.peers.items()
+            if peer.state == "joined"
+            and name in self.clients
+            and world.meetings[peer.meeting].sessions[peer.session or 0].timed
+        ]
+
+        async def watch(name: str) -> None:
+            with contextlib.suppress(ImplementationFailed):  # no roomLeft within it: as the rules say
+                await self.clients[name].wait_for("roomLeft", timeout=self.timeout)
+
+        await asyncio.gather(*(watch(name) for name in watched))
+        for name in watched:
+            state = self._state(name)
+            if state != "joined":
+                return Breach(
+                    number, requirements, f"{name} got roomLeft {state!r} after the time passed, the rules say it stays"
+                )
+        return None
 
     def _explanations(self, world: World, parts: list[Step], answers: list[str] | None) -> list[Candidate]:
         """Every serial order (and branch) of `parts` that explains `answers` (None: all)."""

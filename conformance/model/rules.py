@@ -42,6 +42,7 @@ class Session:
     reasons: frozenset[str] = frozenset()  # the meeting.ended reasons the rules allow, once ended
     keep_alive_left: float | None = None  # seconds until the empty session ends (LEAVE-04)
     grace_left: float | None = None  # seconds until the hostless session ends (CLASS-01)
+    timed: bool = False  # a timer ran in it once: where a stray late end could come from
 
 
 @dataclass
@@ -128,9 +129,11 @@ def _goes(w: World, peer: Peer, state: str) -> None:
     remaining = w.in_session(peer.meeting, session.index)
     if not remaining:
         session.keep_alive_left = w.keep_alive  # LEAVE-04
+        session.timed = True
     hosts_left = any(p.role == "host" for p in remaining)
     if w.classroom and peer.role == "host" and not hosts_left and session.grace_left is None:
         session.grace_left = w.host_grace  # CLASS-01
+        session.timed = True
 
 
 def _end(w: World, meeting: Meeting, session: Session, reasons: frozenset[str]) -> int:
