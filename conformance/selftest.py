@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conformance.reference.faults import FAULTS, Fault
-from conformance.runner import RunOutcome, RunRequest, run
+from conformance.runner import RunOutcome, RunRequest, available_phases, run
 
 CAUGHT = ("fail", "warning")
 
@@ -49,6 +49,15 @@ class FaultResult:
         return any(self.verdict_of(rid) in CAUGHT for rid in self.fault.requirements)
 
 
+def phases_for(fault: Fault) -> list[str]:
+    """A session fault also runs the model phase: its checks judge the same requirements (one
+    shared exploration, seconds), and a check no fault reaches would be listed as never red.
+    Late faults stay in the scenarios: the model needs the test clock they run without."""
+    if fault.phase == "scenarios" and not is_late(fault) and "model" in available_phases():
+        return ["scenarios", "model"]
+    return [fault.phase]
+
+
 def _one(fault: Fault | None, full: bool, reports: Path) -> RunOutcome:
     request = RunRequest(
         overrides={
@@ -58,7 +67,7 @@ def _one(fault: Fault | None, full: bool, reports: Path) -> RunOutcome:
         },
         requirements=[] if (full or fault is None) else list(fault.requirements),
         faults=[fault.name] if fault else [],
-        phases=[] if (full or fault is None) else [fault.phase],
+        phases=[] if (full or fault is None) else phases_for(fault),
         workers=1,
         quiet=True,
     )
