@@ -1,8 +1,8 @@
 """What the model phase adds to the default `conformance run` against the bundled reference.
 
-Default: the model phase alone (`--phase model`), three times: its wall time, the time its
-checks took (the walk: stored stories, then random ones) and what it told. The checks' time
-is what the phase adds to a default run, whose phases share one pytest process.
+Default: the model phase alone (`--phase model`), three times: its wall time (start-up
+included: an upper bound on what it adds), the time its checks took, summed over the test
+processes (each walks once, in parallel, so this sum exceeds the wall time), and what it told.
 `--full`: also a whole default run with and without the model phase (several minutes each).
 """
 
@@ -47,7 +47,7 @@ def main(repeat: int, full: bool) -> None:
             print(f"  {'':<14} told {told.group(1)} stored stories and {told.group(2)} random ones")
     print(
         f"median: wall {statistics.median(walls):.1f}s, model-phase check time {statistics.median(checks):.1f}s "
-        f"(the budget: at most 15 s added to the default run)"
+        f"summed over the test processes (the budget: at most 15 s added to the default run)"
     )
     if full:
         print("a default run with and without the model phase:")
