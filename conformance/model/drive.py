@@ -37,6 +37,11 @@ class Candidate:
     bindings: dict[tuple[str, int], str]
 
 
+def _blamed(world: World, meeting: str, otherwise: tuple[str, ...]) -> tuple[str, ...]:
+    """The requirements a breach in `meeting` breaks: after time passed, that meeting's own."""
+    return world.blame.get(meeting, otherwise)
+
+
 class TargetRun:
     """One example of the state machine on the target: its meetings, peers and sessions."""
 
@@ -126,18 +131,19 @@ class TargetRun:
             return world, Breach(number, ids, f"answered {'/'.join(answers)}; the rules allow {wanted}")
         after, breach = await self._observe(candidates, number)
         if breach is None and step.kind == "advance":
-            breach = await self._stays(after, number, apply(world, step)[0].requirements)
+            breach = await self._stays(after, number)
         return after, breach
 
-    async def _stays(self, world: World, number: int, requirements: tuple[str, ...]) -> Breach | None:
-        """After time passed, whoever the rules keep in a session that once ran a timer is
-        watched over the event timeout: a timer that should have been cancelled ends it late."""
+    async def _stays(self, world: World, number: int) -> Breach | None:
+        """After time passed, whoever the rules keep in a session whose cancelled timer (a
+        rejoin inside the keep-alive, a host's return) would have come due by now is watched
+        over the event timeout: a timer that was not really cancelled may end it just late."""
         watched = [
             name
             for name, peer in world.peers.items()
             if peer.state == "joined"
             and name in self.clients
-            and world.meetings[peer.meeting].sessions[peer.session or 0].timed
+            and world.meetings[peer.meeting].sessions[peer.session or 0].ghost_due
         ]
 
         async def watch(name: str) -> None:
@@ -149,7 +155,9 @@ class TargetRun:
             state = self._state(name)
             if state != "joined":
                 return Breach(
-                    number, requirements, f"{name} got roomLeft {state!r} after the time passed, the rules say it stays"
+                    number,
+                    _blamed(world, world.peers[name].meeting, ()),
+                    f"{name} got roomLeft {state!r} after the time passed, the rules say it stays",
                 )
         return None
 
@@ -227,7 +235,8 @@ class TargetRun:
             if wanted == "refused":
                 continue
             if state != wanted:
-                return Breach(number, c.requirements, f"{name} is {state!r}, the rules say {wanted!r}")
+                ids = _blamed(c.world, c.world.peers[name].meeting, c.requirements)
+                return Breach(number, ids, f"{name} is {state!r}, the rules say {wanted!r}")
         return None
 
     async def _compare_sessions(self, c: Candidate, number: int) -> Breach | None:
@@ -239,7 +248,9 @@ class TargetRun:
             if live is None and response.status != 404:
                 # END-03: after an end the meeting has no live session.
                 return Breach(
-                    number, c.requirements, f"{name}: GET active-session answered {response.status}, the rules say 404"
+                    number,
+                    _blamed(c.world, name, c.requirements),
+                    f"{name}: GET active-session answered {response.status}, the rules say 404",
                 )
             if live is not None and c.world.in_session(name, live.index):
                 data = response.data if isinstance(response.data, dict) else {}
@@ -247,7 +258,7 @@ class TargetRun:
                 if response.status != 200 or data.get("id") != wanted:
                     return Breach(
                         number,
-                        c.requirements,
+                        _blamed(c.world, name, c.requirements),
                         f"{name}: GET active-session answered {response.status} {data.get('id')!r}, "
                         f"the rules say 200 with the live session {wanted!r}",
                     )
@@ -274,7 +285,7 @@ class TargetRun:
                 if len(got) != len(wanted and [1]) or (got and got[0] not in wanted):
                     return Breach(
                         number,
-                        c.requirements,
+                        _blamed(c.world, name, c.requirements),
                         f"{name} session {session.index}: meeting.ended deliveries {got}, the rules say "
                         + (f"one with reason {' or '.join(wanted)}" if wanted else "none (it is still live)"),
                     )

@@ -18,6 +18,7 @@ walks far more and longer stories (RTKC_MODEL_PRESET).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import time
@@ -228,14 +229,21 @@ def machine_for(campaign: Campaign) -> type[RuleBasedStateMachine]:
 
 
 @dataclass
+class Finding:
+    """A story the rules forbid: the steps told, and what broke after the last of them."""
+
+    story: list[Step]
+    breach: Breach
+    found_by: str = ""  # the stored story that failed, or "" when the random walk (or a replay) did
+
+
+@dataclass
 class Result:
     seed: int
     examples: int
-    story: list[Step] | None = None
-    breach: Breach | None = None
+    findings: list[Finding] = field(default_factory=list)
     replayed: bool = False
     stored: list[str] = field(default_factory=list)  # the stored stories told before the walk
-    found_by: str = ""  # the stored story that failed, or "" when the random walk did
 
 
 def pick_seed(harness: Harness) -> int:
@@ -256,6 +264,8 @@ def stored_stories(campaign: Campaign) -> list[tuple[str, list[Step]]]:
     time_config = campaign.harness.config.time
     chosen = []
     for path in sorted(STORED.glob("*.json")):
+        if json.loads(path.read_text(encoding="utf-8"))["setup"].get("told_within"):
+            continue  # a fault's own shrunk replay whose steps a longer story tells already
         steps = read_replay(path)
         waits = sum(s.seconds for s in steps if s.kind == "advance")
         if time_config.control == "test-clock" or (
@@ -266,17 +276,17 @@ def stored_stories(campaign: Campaign) -> list[tuple[str, list[Step]]]:
 
 
 async def explore(harness: Harness, seed: int, budget: Budget) -> Result:
-    """The stored stories, then random ones within the budget; the first failing stored story,
-    or else the shortest failing random one, shrunk."""
+    """Every stored story, each judged on its own (a story stops at its first breach, the
+    others still run: each stands for other requirements); when none failed, random ones
+    within the budget, the shortest failing one shrunk."""
     campaign = await _campaign(harness, seed, budget)
     campaign.deadline = time.monotonic() + budget.seconds
-    told = []
+    told, findings = [], []
     for name, steps in stored_stories(campaign):
         told.append(name)
-        found = await _tell(campaign, steps)
-        if found.breach is not None:
-            found.seed, found.stored, found.found_by = seed, told, name
-            return found
+        findings += [Finding(f.story, f.breach, name) for f in (await _tell(campaign, steps)).findings]
+    if findings:
+        return Result(seed, 0, findings, stored=told)
     machine = machine_for(campaign)
     machine._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]  # reproducible walks
     config = settings(
@@ -305,7 +315,7 @@ async def explore(harness: Harness, seed: int, budget: Budget) -> Result:
         current_check.reset(token)
     result = Result(seed, campaign.examples, stored=told)
     if campaign.failures:
-        result.story, result.breach = min(campaign.failures, key=lambda f: (len(f[0]), f[1].step))
+        result.findings.append(Finding(*min(campaign.failures, key=lambda f: (len(f[0]), f[1].step))))
     return result
 
 
@@ -321,7 +331,7 @@ async def _tell(campaign: Campaign, steps: list[Step]) -> Result:
         for step in steps:
             await asyncio.to_thread(walk.take, step)
     except ModelBreach as found:
-        result.story, result.breach = walk.steps, found.breach
+        result.findings.append(Finding(walk.steps, found.breach))
     finally:
         await walk.run.close()
     return result

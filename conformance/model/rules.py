@@ -42,7 +42,13 @@ class Session:
     reasons: frozenset[str] = frozenset()  # the meeting.ended reasons the rules allow, once ended
     keep_alive_left: float | None = None  # seconds until the empty session ends (LEAVE-04)
     grace_left: float | None = None  # seconds until the hostless session ends (CLASS-01)
-    timed: bool = False  # a timer ran in it once: where a stray late end could come from
+    grace_cancelled: bool = False  # a returning host stopped the grace, none runs now (CLASS-02)
+    # Seconds until the timers a join cancelled would have fired: where a stray late end shows.
+    ghosts: list[float] = field(default_factory=list)
+    ghost_due: bool = False  # a cancelled timer came due in the last time step
+    # A host left while classroom is unclaimed: whether passing time ends the session is then
+    # the implementation's own grace rule, which the suite does not judge (LEAVE-03 stops there).
+    unjudged_grace: bool = False
 
 
 @dataclass
@@ -63,6 +69,9 @@ class World:
     keep_alive: float = KEEP_ALIVE_SECONDS
     meetings: dict[str, Meeting] = field(default_factory=dict)
     peers: dict[str, Peer] = field(default_factory=dict)
+    # After time passes, the requirements each meeting's outcome stands for (one step judges
+    # several meetings' timers; a breach in one blames that meeting's rules, not all of them).
+    blame: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def in_session(self, meeting: str, index: int) -> list[Peer]:
         return [p for p in self.peers.values() if p.meeting == meeting and p.session == index and p.state == "joined"]
@@ -86,7 +95,9 @@ class Branch:
 
 def apply(world: World, step: Step) -> list[Branch]:
     rule = RULES[step.kind]
-    return rule(copy.deepcopy(world), step)
+    world = copy.deepcopy(world)
+    world.blame = {}
+    return rule(world, step)
 
 
 def _create_meeting(w: World, step: Step) -> list[Branch]:
@@ -112,28 +123,34 @@ def _join(w: World, step: Step) -> list[Branch]:
     # LEAVE-04: a join inside the keep-alive window continues the session.
     # CLASS-02: a host who returns within the grace period cancels the timer.
     ids = ("LEAVE-04",) if live.keep_alive_left is not None else ()
+    if live.keep_alive_left is not None:
+        live.ghosts.append(live.keep_alive_left)
     if step.role == "host" and live.grace_left is not None:
         ids += ("CLASS-02",)
-        live.grace_left = None
+        live.ghosts.append(live.grace_left)
+        live.grace_left, live.grace_cancelled = None, True
     live.keep_alive_left = None
     peer.session = live.index
     # Outside those two rules no requirement names the session a plain join lands in.
     return [Branch(f"session:{live.index}" if ids else None, w, ids or ("LEAVE-01",))]
 
 
-def _goes(w: World, peer: Peer, state: str) -> None:
-    """One peer goes (left or kicked): the timers the catalogue ties to that start."""
+def _goes(w: World, peer: Peer, state: str) -> tuple[str, ...]:
+    """One peer goes (left or kicked): the timers the catalogue ties to that start, and the
+    requirement that then says what happens next (LEAVE-04 when the session is left empty)."""
     meeting = w.meetings[peer.meeting]
     session = meeting.sessions[peer.session or 0]
     peer.state = state
     remaining = w.in_session(peer.meeting, session.index)
     if not remaining:
         session.keep_alive_left = w.keep_alive  # LEAVE-04
-        session.timed = True
     hosts_left = any(p.role == "host" for p in remaining)
-    if w.classroom and peer.role == "host" and not hosts_left and session.grace_left is None:
-        session.grace_left = w.host_grace  # CLASS-01
-        session.timed = True
+    if peer.role == "host" and not hosts_left:
+        if not w.classroom:
+            session.unjudged_grace = True
+        elif session.grace_left is None:
+            session.grace_left, session.grace_cancelled = w.host_grace, False  # CLASS-01
+    return () if remaining else ("LEAVE-04",)
 
 
 def _end(w: World, meeting: Meeting, session: Session, reasons: frozenset[str]) -> int:
@@ -151,16 +168,17 @@ def _leave(w: World, step: Step) -> list[Branch]:
     if not w.joined(step.peer):
         return [Branch(None, w, ("LEAVE-01",))]
     peer = w.peers[step.peer]
-    _goes(w, peer, "left")
+    emptied = _goes(w, peer, "left")
     # LEAVE-01: roomLeft `left`, the others stay; LEAVE-03: a host leaving ends nothing by itself.
-    return [Branch("ok", w, ("LEAVE-01", "LEAVE-03") if peer.role == "host" else ("LEAVE-01",))]
+    ids = ("LEAVE-01", "LEAVE-03") if peer.role == "host" else ("LEAVE-01",)
+    return [Branch("ok", w, ids + emptied)]
 
 
 def _kick(w: World, step: Step) -> list[Branch]:
     if not w.joined(step.peer):
         return [Branch(None, w, ("KICK-01",))]
-    _goes(w, w.peers[step.peer], "kicked")
-    return [Branch("200", w, ("KICK-01",))]  # KICK-01: roomLeft `kicked`, the others unaffected
+    emptied = _goes(w, w.peers[step.peer], "kicked")
+    return [Branch("200", w, ("KICK-01", *emptied))]  # KICK-01: roomLeft `kicked`, the others unaffected
 
 
 def _client_kick(w: World, step: Step) -> list[Branch]:
@@ -219,11 +237,14 @@ def _status(w: World, step: Step) -> list[Branch]:
 
 
 def _advance(w: World, step: Step) -> list[Branch]:
-    ids: list[str] = []
+    unjudged: list[str] = []
     for meeting in w.meetings.values():
         live = meeting.live
         if live is None:
             continue
+        live.ghost_due = any(g <= step.seconds for g in live.ghosts)
+        live.ghosts = [g - step.seconds for g in live.ghosts if g > step.seconds]
+        ids: list[str] = []
         reasons: set[str] = set()
         if live.keep_alive_left is not None:
             ids.append("LEAVE-04")
@@ -235,10 +256,25 @@ def _advance(w: World, step: Step) -> list[Branch]:
             live.grace_left -= step.seconds
             if live.grace_left <= 0:
                 reasons.add(HOST_ENDED)  # CLASS-01: the session ends for everyone
+        elif live.grace_cancelled:
+            ids.append("CLASS-02")  # the returned host's session goes on past the old grace
+        # With no timer running, passing time ends nothing (LEAVE-01/LEAVE-03: the session goes on).
+        w.blame[meeting.name] = tuple(ids) or ("LEAVE-01", "LEAVE-03")
         if reasons:
             _end(w, meeting, live, frozenset(reasons))
-    # With no timer running, passing time ends nothing (LEAVE-01/LEAVE-03: the session goes on).
-    return [Branch("ok", w, tuple(dict.fromkeys(ids)) or ("LEAVE-01", "LEAVE-03"))]
+        elif live.unjudged_grace:
+            unjudged.append(meeting.name)
+    ids = tuple(dict.fromkeys(r for rs in w.blame.values() for r in rs)) or ("LEAVE-01", "LEAVE-03")
+    worlds = [w]
+    for name in unjudged:
+        # Classroom unclaimed: the session may end now (by a host grace the suite does not judge) or not.
+        for world in list(worlds):
+            ended = copy.deepcopy(world)
+            meeting = ended.meetings[name]
+            if meeting.live is not None:
+                _end(ended, meeting, meeting.live, frozenset({HOST_ENDED, ALL_LEFT}))
+                worlds.append(ended)
+    return [Branch("ok", world, ids) for world in worlds]
 
 
 RULES = {
