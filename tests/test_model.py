@@ -72,6 +72,44 @@ def test_host_grace_only_where_classroom_is_claimed_and_restarts_after_a_return(
     assert walk(World(classroom=True), *steps)[0].peers["p2"].state == "ended"
 
 
+def test_without_classroom_time_after_a_host_left_may_end_the_session_or_not():
+    """LEAVE-03 holds "outside the classroom timer": where classroom is unclaimed the suite does
+    not judge what passing time does after a host left (an implementation may run its own grace)."""
+    steps = [
+        Step("create_meeting", meeting="m1"),
+        Step("join", meeting="m1", peer="p1", role="host"),
+        Step("join", meeting="m1", peer="p2", role="participant"),
+        Step("leave", peer="p1"),
+    ]
+    unclaimed, _ = walk(World(classroom=False), *steps)
+    branches = apply(unclaimed, Step("advance", seconds=903))
+    assert sorted(b.world.peers["p2"].state for b in branches) == ["ended", "joined"]
+    claimed, _ = walk(World(classroom=True), *steps)
+    assert [b.world.peers["p2"].state for b in apply(claimed, Step("advance", seconds=903))] == ["ended"]
+    # Nobody who could be a host ever left: passing time ends nothing, one outcome.
+    plain, _ = walk(World(classroom=False), *steps[:3])
+    assert [b.world.peers["p2"].state for b in apply(plain, Step("advance", seconds=903))] == ["joined"]
+
+
+def test_a_returned_host_keeps_the_session_past_the_old_grace_and_blames_class_02():
+    world, _ = walk(
+        World(classroom=True),
+        Step("create_meeting", meeting="m1"),
+        Step("join", meeting="m1", peer="p1", role="host"),
+        Step("join", meeting="m1", peer="p2", role="participant"),
+        Step("leave", peer="p1"),
+        Step("join", meeting="m1", peer="p3", role="host"),
+    )
+    (branch,) = apply(world, Step("advance", seconds=903))
+    assert branch.world.peers["p2"].state == "joined" and branch.world.blame == {"m1": ("CLASS-02",)}
+    assert branch.world.meetings["m1"].live.ghost_due  # the cancelled grace came due: watched
+
+
+def test_a_leave_that_empties_the_session_stands_for_the_keep_alive_too():
+    world, _ = walk(World(), Step("create_meeting", meeting="m1"), Step("join", meeting="m1", peer="p1", role="host"))
+    assert apply(world, Step("leave", peer="p1"))[0].requirements == ("LEAVE-01", "LEAVE-03", "LEAVE-04")
+
+
 def test_a_refusal_without_permission_changes_nothing_and_inactive_refuses_joins():
     world, answers = walk(
         World(),

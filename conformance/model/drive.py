@@ -198,14 +198,21 @@ class TargetRun:
     async def _observe(self, candidates: list[Candidate], number: int) -> tuple[World, Breach | None]:
         # Peers every explanation has gone: their roomLeft must come (with a deadline).
         # Peers only some have gone: wait too, then let what arrived decide.
+        # All at once: a peer that stays is waited for the whole timeout, and one wait covers all.
         names = set().union(*(c.world.peers for c in candidates))
-        for name in sorted(names):
-            client = self.clients.get(name)
-            if client is None:
-                continue
-            if any(c.world.peers[name].state in GONE for c in candidates if name in c.world.peers):
-                with contextlib.suppress(ImplementationFailed):
-                    await client.wait_for("roomLeft", timeout=self.timeout)
+
+        async def gone(client: Participant) -> None:
+            with contextlib.suppress(ImplementationFailed):
+                await client.wait_for("roomLeft", timeout=self.timeout)
+
+        await asyncio.gather(
+            *(
+                gone(self.clients[name])
+                for name in sorted(names)
+                if name in self.clients
+                and any(c.world.peers[name].state in GONE for c in candidates if name in c.world.peers)
+            )
+        )
         # A target may answer an operation (or a clock advance) before the effects it causes
         # show in REST reads (a timer fires just after the advance's answer): no explanation
         # fits yet is judged again until the event deadline, never at once.

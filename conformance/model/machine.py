@@ -260,19 +260,22 @@ def stored_stories(campaign: Campaign) -> list[tuple[str, list[Step]]]:
 
     With a test clock time passes at once; without one a story runs only when its waits fit
     the phase's seconds (the keep-alive and grace stories then wait for the nightly preset).
+    A story that `needs` a profile (the grace stories: classroom) is told only where it is
+    claimed; a fault's own replay `told_within` a longer story is told only where that is not.
     """
     time_config = campaign.harness.config.time
-    chosen = []
+    fits: dict[str, tuple[dict, list[Step]]] = {}
     for path in sorted(STORED.glob("*.json")):
-        if json.loads(path.read_text(encoding="utf-8"))["setup"].get("told_within"):
-            continue  # a fault's own shrunk replay whose steps a longer story tells already
+        setup = json.loads(path.read_text(encoding="utf-8")).get("setup") or {}
         steps = read_replay(path)
         waits = sum(s.seconds for s in steps if s.kind == "advance")
-        if time_config.control == "test-clock" or (
-            waits <= min(campaign.budget.seconds, time_config.real_time_budget_seconds)
+        claimed = all(profile in campaign.harness.profiles for profile in setup.get("needs", ()))
+        if claimed and (
+            time_config.control == "test-clock"
+            or waits <= min(campaign.budget.seconds, time_config.real_time_budget_seconds)
         ):
-            chosen.append((path.stem, steps))
-    return chosen
+            fits[path.stem] = (setup, steps)
+    return [(name, steps) for name, (setup, steps) in fits.items() if setup.get("told_within") not in fits]
 
 
 async def explore(harness: Harness, seed: int, budget: Budget) -> Result:
