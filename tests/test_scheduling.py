@@ -1,4 +1,5 @@
-"""Under xdist the fuzz campaign's checks go, together, to a worker before anything else."""
+"""Under xdist the fuzz campaign's checks go, together, to a worker before anything else; so do
+the model phase's (one walk per run, not one per worker)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def _record(name):
 
 
 def _tree(root: Path) -> None:
-    for phase, count in (("scenarios", 8), ("fuzz", 3)):
+    for phase, count in (("scenarios", 8), ("fuzz", 3), ("model", 5)):
         folder = root / "conformance" / phase
         folder.mkdir(parents=True)
         body = RECORDING_TEST + "".join(
@@ -35,7 +36,7 @@ def _run(root: Path, *extra: str) -> list[tuple[str, str]]:
     log = root / "order.log"
     engine = [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "--rootdir", str(root)]
     subprocess.run(
-        [*engine, "conformance/scenarios", "conformance/fuzz", *extra],  # the runner's order: fuzz last
+        [*engine, "conformance/scenarios", "conformance/model", "conformance/fuzz", *extra],  # the runner's order
         cwd=root,
         env={**os.environ, "ORDER_LOG": str(log)},
         check=True,
@@ -53,6 +54,14 @@ def test_the_fuzz_checks_share_one_worker_and_start_first(tmp_path: Path) -> Non
     fuzz_worker = fuzz[0][0]
     first_on_that_worker = next(name for worker, name in ran if worker == fuzz_worker)
     assert first_on_that_worker.startswith("fuzz"), ran
+
+
+def test_the_model_checks_share_one_worker(tmp_path: Path) -> None:
+    """The walk runs in whichever model check comes first on a worker: one worker, one walk."""
+    _tree(tmp_path)
+    ran = _run(tmp_path, "--rtkc-campaign-first")
+    model = [worker for worker, name in ran if name.startswith("model")]
+    assert len(model) == 5 and len(set(model)) == 1, ran
 
 
 def test_without_the_flag_xdist_schedules_as_usual(tmp_path: Path) -> None:
