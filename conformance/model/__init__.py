@@ -6,7 +6,8 @@ checked against an executable model of the catalogue's rules.
 - drive.py   carries a step out on any target through the suite's client, driver, receiver, clock
 - machine.py the Hypothesis rule-based state machine, budgets, seeding, shrinking, replay
 - test_model.py the phase's checks: one per requirement the model judges
-- replays/    stored regression stories (one per model fault), told before every random walk
+- replays/    stored regression stories (each model fault's shrunk replay, and stories for the
+              checks no other fault reached), told before every random walk
 
 Run it with `conformance run --phase model`; replay a failure with `--replay FILE`.
 """

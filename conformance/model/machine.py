@@ -1,9 +1,10 @@
 """The engine: a Hypothesis rule-based state machine that walks the model on the target.
 
-A walk first tells the stored regression stories (replays/: the issue's interleavings, each
-shrunk to at most eight steps), like Hypothesis' explicit examples: a random walk of the
-default budget rarely hits one of them, and a known story costs a second. Then it walks at
-random for whatever is left of the budget.
+A walk first tells the stored regression stories (replays/: the issue's interleavings, the
+model faults' shrunk replays, and stories for checks no other fault reached), like
+Hypothesis' explicit examples: a random walk of the default budget rarely hits one of them,
+and a known story costs a fraction of a second. Each is judged on its own, so each can blame
+its own requirement. Then, if none failed, it walks at random for what is left of the budget.
 
 Hypothesis picks the steps (from what the model says is possible now), the target does them,
 and each step is judged at once (drive.py). A breach fails the example; Hypothesis shrinks it,
