@@ -10,9 +10,11 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from conformance.model import machine
 from conformance.model.rules import World, apply
 from conformance.model.story import Step, read_replay
 
@@ -149,6 +151,26 @@ def test_a_kick_all_racing_its_senders_own_leave_may_end_the_session_or_not():
     branches = apply(world, Step("client_kick_all", by="p1"))
     assert sorted(b.world.peers["p2"].state for b in branches) == ["ended", "joined"]
     assert {b.world.peers["p1"].state for b in branches} == {"left"}
+
+
+def _told(profiles: list[str], control: str = "test-clock", real_time: float = 0) -> list[str]:
+    time_config = SimpleNamespace(control=control, real_time_budget_seconds=real_time)
+    harness = SimpleNamespace(profiles=profiles, config=SimpleNamespace(time=time_config))
+    campaign = SimpleNamespace(harness=harness, budget=machine.PRESETS["default"])
+    return [name for name, _ in machine.stored_stories(campaign)]  # type: ignore[arg-type]
+
+
+def test_grace_stories_are_told_only_where_classroom_is_claimed():
+    claimed = _told(["api", "session", "webhooks", "recording", "classroom"])
+    unclaimed = _told(["api", "session", "webhooks", "recording"])
+    assert {"host_grace_starts_once", "grace_not_reset_by_others", "timers_cancelled_by_a_join"} <= set(claimed)
+    assert not {"host_grace_starts_once", "grace_not_reset_by_others", "timers_cancelled_by_a_join"} & set(unclaimed)
+    # The keep-alive rejoin is told inside the combined story, or on its own where that is not told.
+    assert "keep_alive_survives_rejoin" in unclaimed and "keep_alive_survives_rejoin" not in claimed
+    # Without a test clock only stories whose waits fit the budget.
+    assert set(_told(["session"], control="none", real_time=70)) == {
+        name for name in unclaimed if not any(s.kind == "advance" for s in read_replay(REPLAYS / f"{name}.json"))
+    }
 
 
 @pytest.mark.parametrize("fault", sorted(MODEL_FAULTS))
