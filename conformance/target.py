@@ -37,11 +37,17 @@ def embedded_env(server: ThreadedServer) -> dict[str, str]:
     }
 
 
-# What is known of the embedded reference's timing (3 s delivery timeout, 1 s first backoff);
+# What is known of the embedded reference's timing (3 s delivery timeout, 1 s first backoff;
+# on loopback an event or delivery follows its cause within milliseconds, so 3 s is a wide
+# margin, and every "nothing happens" window, which lasts the event timeout, stays short);
 # a user's own setting still wins.
 # The embedded reference has no rate limit of its own (and is not shared), so the suite's
 # budget there only slows the run down.
-EMBEDDED_DEFAULTS = {"RTKC_WEBHOOK_RETRY_SECONDS": "10", "RTKC_REQUESTS_PER_10S": "5000"}
+EMBEDDED_DEFAULTS = {
+    "RTKC_WEBHOOK_RETRY_SECONDS": "10",
+    "RTKC_REQUESTS_PER_10S": "5000",
+    "RTKC_EVENT_TIMEOUT_SECONDS": "3",
+}
 
 
 def start_embedded(faults: tuple[str, ...] = (), host_grace_seconds: float = 900.0) -> ThreadedServer:
