@@ -572,8 +572,28 @@ async def seeded_requests(seed: int) -> list[dict[str, Any]]:
     return request_log(report.interactions, report.server_values)
 
 
+def _one_millisecond_per_reading(monkeypatch) -> None:
+    """Give each reading of the reference's clock its own millisecond.
+
+    The reference stamps with its wall clock in milliseconds, so two readings fall in the same
+    millisecond in one run and not in the next. schemathesis keys the values it captured from
+    answers by value (dedup, recency), so such a chance collision changes which captured value
+    a later request reuses: a difference in the target's answers, not in what the seed draws."""
+    from conformance.reference.clock import Clock
+
+    wall = Clock.now
+
+    def distinct(self: Clock) -> float:
+        reading = max(wall(self), getattr(self, "_last_reading", 0.0) + 0.001)
+        self._last_reading = reading  # type: ignore[attr-defined]
+        return reading
+
+    monkeypatch.setattr(Clock, "now", distinct)
+
+
 async def test_the_same_seed_sends_the_same_requests_to_a_fresh_reference(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    _one_millisecond_per_reading(monkeypatch)
     # Side by side: two references, two schemathesis processes, nothing shared but the seed.
     first, second = await asyncio.gather(seeded_requests(4242), seeded_requests(4242))
     assert [(r["method"], r["path"], r["body"]) for r in first] == [(r["method"], r["path"], r["body"]) for r in second]
