@@ -130,8 +130,10 @@ def test_a_check_of_two_requirements_is_excused_only_if_both_are_expected():
 
 def test_no_certificate_while_a_must_is_only_expected_to_fail(tmp_path: Path):
     cat = catalogue.load()
-    records = [record(r.id, "fail" if r.id == "END-06" else "pass") for r in cat.for_profiles(["api"])]
-    verdicts, found = verdicts_for(records, expecting(Expectation("END-06", "known")))
+    # PERM-04: a MUST of the api profile (END-06 used to be one; it is a SHOULD since catalogue 2.0)
+    assert cat["PERM-04"].level == "MUST"
+    records = [record(r.id, "fail" if r.id == "PERM-04" else "pass") for r in cat.for_profiles(["api"])]
+    verdicts, found = verdicts_for(records, expecting(Expectation("PERM-04", "known")))
     assert exit_code(verdicts, found) == 0
     meta = RunMeta(
         run_id="r",
@@ -151,7 +153,7 @@ def test_no_certificate_while_a_must_is_only_expected_to_fail(tmp_path: Path):
         exit_code=0,
     )
     run = build(tmp_path, meta, records, [v for v in verdicts if v.requirement.profile == "api"], found)
-    assert certificate.refusal(run, cat) == "MUST END-06 is only expected to fail, not passed"
+    assert certificate.refusal(run, cat) == "MUST PERM-04 is only expected to fail, not passed"
 
 
 # -- end to end ------------------------------------------------------------------------------------
