@@ -107,7 +107,8 @@ def test_each_checks_evidence_holds_only_what_that_check_did(clean: Ran):
         assert document["check"] == record["nodeid"]
         assert all(x["check"] == record["nodeid"] for x in document["exchanges"])
         assert all(e["check"] == record["nodeid"] for e in document["events"])
-    joined = next(r for r in clean.records if "END-02" in r["requirements"])
+    # The scenario joins clients; the model phase walks once for all its checks (its own evidence).
+    joined = next(r for r in clean.records if "END-02" in r["requirements"] and r["phase"] == "scenarios")
     events = json.loads((clean.run_dir / joined["evidence"][0]).read_text())["events"]
     assert any(e["kind"] == "client-event" for e in events)
 
@@ -130,13 +131,21 @@ def test_a_run_against_a_fault_writes_no_certificate_and_shows_the_failure_with_
     assert results["verdict"] == "NOT CONFORMANT" and results["certificate"] is None
 
 
+def failed_checks(ran: Ran) -> list[str]:
+    return sorted(r["nodeid"] for r in ran.records if r["outcome"] != "pass")
+
+
 def test_an_asked_for_comparison_is_made_and_says_what_differs(faulty: Ran):
-    assert "compared with clean: 1 new failure(s)" in faulty.done.stdout
+    # END-02 fails twice under the fault: its scenario and its model-phase check.
+    failed = failed_checks(faulty)
+    assert {r["phase"] for r in faulty.records if r["nodeid"] in failed} == {"scenarios", "model"}
+    assert f"compared with clean: {len(failed)} new failure(s)" in faulty.done.stdout
     assert "note: clean differs: it judged another target" in faulty.done.stdout
     assert "another requirement selection (all)" in faulty.done.stdout
     comparison = json.loads((faulty.run_dir / "results.json").read_text())["comparison"]
     assert comparison["before_id"] == "clean"
-    assert [c["requirements"] for c in comparison["new_failures"]] == [["END-02"]]
+    assert sorted(c["nodeid"] for c in comparison["new_failures"]) == failed
+    assert all(c["requirements"] == ["END-02"] for c in comparison["new_failures"])
 
 
 def test_rerun_failed_runs_only_the_checks_that_did_not_pass(faulty: Ran, reports: Path):
@@ -155,10 +164,13 @@ def test_rerun_failed_runs_only_the_checks_that_did_not_pass(faulty: Ran, report
     )
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     again = Ran(done, reports / "again")
-    assert [r["requirements"] for r in again.records] == [["END-02"]]
+    assert sorted(r["nodeid"] for r in again.records) == failed_checks(faulty)
+    assert all(r["requirements"] == ["END-02"] for r in again.records)
     assert [line.split()[0] for line in done.stdout.splitlines() if line.startswith(("END-", "PERM-"))] == ["END-02"]
+    progress = [line.split()[:2] for line in done.stdout.splitlines() if line.startswith(("pass ", "FAIL "))]
+    assert progress and all(requirement == "END-02" for _, requirement in progress)
     meta = json.loads((again.run_dir / "results.json").read_text())["run"]
-    assert meta["rerun_of"] == str(faulty.run_dir) and meta["phases"] == ["scenarios"]
+    assert meta["rerun_of"] == str(faulty.run_dir) and sorted(meta["phases"]) == ["model", "scenarios"]
 
 
 def test_list_shows_what_would_run_and_runs_nothing(tmp_path: Path, faulty: Ran):
@@ -169,4 +181,5 @@ def test_list_shows_what_would_run_and_runs_nothing(tmp_path: Path, faulty: Ran)
     assert "would run" in done.stdout
     assert not any(tmp_path.iterdir())
     rerun = conformance("run", "--list", "--rerun-failed", str(faulty.run_dir), timeout=120)
-    assert rerun.returncode == 0 and "1 check(s) of 1 requirement(s) would run" in rerun.stdout, rerun.stdout
+    would = f"{len(failed_checks(faulty))} check(s) of 1 requirement(s) would run"
+    assert rerun.returncode == 0 and would in rerun.stdout, rerun.stdout
