@@ -72,8 +72,9 @@ _CONFIG: dict[str, Any] = {
     },
 }
 
-# The colour values are the `default`s of Cloudflare's design_tokens schema.
-_UI: dict[str, Any] = {
+# The colour values are the `default`s of Cloudflare's design_tokens schema. The reference's
+# preset defaults (reference/preset_defaults.py) use this same table.
+UI_DEFAULTS: dict[str, Any] = {
     "design_tokens": {
         "border_radius": "rounded",
         "border_width": "thin",
@@ -116,5 +117,5 @@ def preset_body(
         "name": name,
         "config": _merged(_CONFIG, config),
         "permissions": _merged(_PERMISSIONS, permissions),
-        "ui": _merged(_UI, ui),
+        "ui": _merged(UI_DEFAULTS, ui),
     }

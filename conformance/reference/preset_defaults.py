@@ -13,6 +13,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from conformance.preset_body import UI_DEFAULTS
+
 PRIVILEGED_FLAGS = (
     "accept_waiting_requests",
     "can_accept_production_requests",
@@ -63,24 +65,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     },
 }
 
-DEFAULT_UI: dict[str, Any] = {
-    "design_tokens": {
-        "border_radius": "rounded",
-        "border_width": "thin",
-        "spacing_base": 4,
-        "theme": "dark",
-        "colors": {
-            "brand": {"300": "#844d1c", "400": "#9d5b22", "500": "#b56927", "600": "#d37c30", "700": "#d9904f"},
-            "background": {"600": "#222222", "700": "#1f1f1f", "800": "#1b1b1b", "900": "#181818", "1000": "#141414"},
-            "danger": "#FF2D2D",
-            "success": "#62A504",
-            "text": "#EEEEEE",
-            "text_on_brand": "#EEEEEE",
-            "video_bg": "#191919",
-            "warning": "#FFCD07",
-        },
-    }
-}
+# Cloudflare's design_tokens defaults: one table, shared with the suite's own preset bodies.
+DEFAULT_UI: dict[str, Any] = UI_DEFAULTS
 
 DEFAULTS = {"permissions": DEFAULT_PERMISSIONS, "config": DEFAULT_CONFIG, "ui": DEFAULT_UI}
 
