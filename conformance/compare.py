@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from conformance.errors import ConformanceError
+from conformance.outcomes import Outcome, word
 from conformance.reports.latest import resolve
 from conformance.reports.stream import Check, Snapshot, load
-from conformance.verdict import SYMBOL
 
 
 @dataclass
@@ -31,8 +31,8 @@ class Change:
 
     @property
     def label(self) -> str:
-        was = SYMBOL.get(self.before, self.before) if self.before else "absent"
-        return f"{was} → {SYMBOL.get(self.after, self.after)}"
+        was = word(self.before) if self.before else "absent"
+        return f"{was} → {word(self.after)}"
 
 
 @dataclass
@@ -62,12 +62,12 @@ def compare(before: Snapshot, after_checks: dict[str, Check], after_id: str) -> 
         change = Change(nodeid, now.requirements, was, now.outcome, now.message)
         if was == now.outcome:
             result.unchanged += 1
-        elif now.outcome == "pass":
+        elif now.outcome == Outcome.PASS:
             if was is None:
                 result.only_after += 1
             else:
                 result.fixed.append(change)
-        elif was in (None, "pass"):
+        elif was is None or was == Outcome.PASS:
             result.new_failures.append(change)
         else:
             result.flipped.append(change)
@@ -145,7 +145,7 @@ def render(comparison: Comparison) -> str:
             continue
         lines.append(f"\n{title} ({len(changes)}):")
         for change in changes:
-            detail = f" — {change.message[:200]}" if change.message and change.after != "pass" else ""
+            detail = f" — {change.message[:200]}" if change.message and change.after != Outcome.PASS else ""
             lines.append(f"  {change.label:<18} {','.join(change.requirements):<10} {change.nodeid}{detail}")
     lines.append("")
     lines.append(

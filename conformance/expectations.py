@@ -30,10 +30,7 @@ from typing import Any
 
 from conformance.catalogue import Catalogue
 from conformance.errors import ConfigError
-
-EXPECTED = "expected_failure"
-# Observed check outcomes an entry turns into an expected failure.
-FAILING = ("fail", "warning")
+from conformance.outcomes import CAUGHT, Outcome
 
 
 @dataclass(frozen=True)
@@ -121,10 +118,10 @@ def mark(records: Iterable[dict[str, Any]], expectations: Expectations | None, t
         record = {**record, "observed": record["outcome"]}
         if (
             expectations is not None
-            and record["outcome"] in FAILING
+            and record["outcome"] in CAUGHT
             and all(expectations.active(rid, today) for rid in record["requirements"])
         ):
-            record["outcome"] = EXPECTED
+            record["outcome"] = Outcome.EXPECTED_FAILURE
         out.append(record)
     return out
 
@@ -139,7 +136,7 @@ def problems(verdicts: Iterable[Any], expectations: Expectations | None, today: 
     found = []
     for verdict in verdicts:
         entry = expectations.entries.get(verdict.requirement.id)
-        if entry is None or verdict.outcome == "disabled":
+        if entry is None or verdict.outcome == Outcome.DISABLED:
             continue
         verdict.expectation = entry
         if entry.expired(today):
@@ -147,7 +144,7 @@ def problems(verdicts: Iterable[Any], expectations: Expectations | None, today: 
                 f"expectation expired on {entry.expires}: remove or renew the entry for "
                 f"{entry.requirement} in {expectations.path.name} (reason was: {entry.reason})"
             )
-        elif verdict.outcome == "pass":
+        elif verdict.outcome == Outcome.PASS:
             verdict.note = (
                 f"expected to fail but passed: remove the stale entry for {entry.requirement} "
                 f"from {expectations.path.name} (reason was: {entry.reason})"

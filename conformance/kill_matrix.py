@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conformance.outcomes import CAUGHT as RED
+
 if TYPE_CHECKING:
     from conformance.runner import RunOutcome
     from conformance.selftest import FaultResult
-
-RED = ("fail", "warning")
 
 
 def check_records(outcome: RunOutcome) -> list[dict[str, Any]]:

@@ -13,10 +13,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance.outcomes import CAUGHT
 from conformance.reference.faults import FAULTS, Fault
 from conformance.runner import RunOutcome, RunRequest, available_phases, run
-
-CAUGHT = ("fail", "warning")
 
 
 def is_late(fault: Fault) -> bool:

@@ -1,14 +1,6 @@
 """From check results to requirement verdicts, and from verdicts to an exit code.
 
-Outcomes, by requirement:
-  pass       every check of it ran and passed
-  fail       a MUST check failed: the implementation broke the requirement
-  warning    a SHOULD check failed (reported, never gates)
-  not_run    claimed, but no check could run (an error, never a pass)
-  expected_failure  failed, as an expectation file (--expect) said it would; does not gate,
-             but a stale or expired entry does (see conformance/expectations.py)
-  error      the suite could not tell (target unreachable, suite fault)
-  disabled   the target does not claim the requirement's profile
+What each outcome means: conformance/outcomes.py.
 """
 
 from __future__ import annotations
@@ -22,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.catalogue import Catalogue, Requirement
-
-ORDER = ("fail", "error", "not_run", "warning", "expected_failure", "pass", "disabled")
+from conformance.outcomes import INCONCLUSIVE, ORDER, WORDS, Outcome, word, worst
 
 
 @dataclass
@@ -38,13 +29,13 @@ class Verdict:
     def message(self) -> str:
         if self.note:
             return self.note
-        if self.outcome == "expected_failure" and self.expectation is not None:
+        if self.outcome == Outcome.EXPECTED_FAILURE and self.expectation is not None:
             observed = next((r.get("message") for r in self.checks if r.get("message")), "")
             return f"expected: {self.expectation.reason}" + (f" (observed: {observed})" if observed else "")
         for record in self.checks:
-            if record["outcome"] not in ("pass",) and record.get("message"):
+            if record["outcome"] != Outcome.PASS and record.get("message"):
                 return record["message"]
-        if self.outcome == "not_run" and not self.checks:
+        if self.outcome == Outcome.NOT_RUN and not self.checks:
             return "no check of this requirement ran"
         return ""
 
@@ -67,11 +58,11 @@ def aggregate(
         if only is not None and requirement.id not in only:
             continue
         if requirement.profile not in claimed:
-            verdicts.append(Verdict(requirement, "disabled"))
+            verdicts.append(Verdict(requirement, Outcome.DISABLED))
             continue
         checks = [r for r in records if requirement.id in r["requirements"]]
-        outcomes = {r["outcome"] for r in checks}
-        outcome = "not_run" if not checks else next(o for o in ORDER if o in outcomes)
+        outcomes = [r["outcome"] for r in checks]
+        outcome = worst(outcomes) if checks else Outcome.NOT_RUN
         verdicts.append(Verdict(requirement, outcome, checks))
     return verdicts
 
@@ -80,22 +71,15 @@ def exit_code(verdicts: list[Verdict], expectation_problems: Iterable[str] = ())
     """0: every claimed MUST passed; 1: the implementation failed one (or an expectation entry is
     stale or expired); 2: the suite could not tell."""
     outcomes = {v.outcome for v in verdicts}
-    if "fail" in outcomes or any(True for _ in expectation_problems):
+    if Outcome.FAIL in outcomes or any(True for _ in expectation_problems):
         return 1
-    if outcomes & {"error", "not_run"}:
+    if outcomes & set(INCONCLUSIVE):
         return 2
     return 0
 
 
-SYMBOL = {
-    "pass": "pass",
-    "fail": "FAIL",
-    "warning": "warn",
-    "not_run": "NOT RUN",
-    "error": "ERROR",
-    "disabled": "-",
-    "expected_failure": "xfail",
-}
+# plugin.py reads the words under this name until the run plan lands; then it uses `word`.
+SYMBOL = WORDS
 
 
 def _width() -> int:
@@ -111,14 +95,14 @@ def table(verdicts: list[Verdict], width: int | None = None) -> str:
     lines = [head + "detail"]
     previous = None
     for v in verdicts:
-        detail = v.message if v.outcome not in ("pass", "disabled") or v.note else ""
-        if v.outcome == "disabled":
+        detail = v.message if v.outcome not in (Outcome.PASS, Outcome.DISABLED) or v.note else ""
+        if v.outcome == Outcome.DISABLED:
             detail = "profile not claimed"
         elif detail and previous is not None and detail == previous[1]:
             detail = f"(same as {previous[0]})"
         else:
             previous = (v.requirement.id, detail) if detail else None
-        row = f"{v.requirement.id:<10} {v.requirement.level:<6} {v.requirement.profile:<9} {SYMBOL[v.outcome]:<8} "
+        row = f"{v.requirement.id:<10} {v.requirement.level:<6} {v.requirement.profile:<9} {word(v.outcome):<8} "
         parts = textwrap.wrap(detail, wrap, break_long_words=False, break_on_hyphens=False) or [""]
         lines.append((row + parts[0]).rstrip())
         lines += [" " * len(head) + part for part in parts[1:]]
@@ -126,5 +110,5 @@ def table(verdicts: list[Verdict], width: int | None = None) -> str:
     for v in verdicts:
         counts[v.outcome] = counts.get(v.outcome, 0) + 1
     lines.append("")
-    lines.append("  ".join(f"{SYMBOL[o]}: {counts[o]}" for o in ORDER if o in counts))
+    lines.append("  ".join(f"{o.word}: {counts[o]}" for o in ORDER if o in counts))
     return "\n".join(lines)

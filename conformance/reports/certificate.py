@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.catalogue import Catalogue
+from conformance.outcomes import Outcome
 from conformance.reports.stream import Run, sha256_of
 
 NAME = "certificate.json"
@@ -29,9 +30,9 @@ def refusal(run: Run, catalogue: Catalogue) -> str | None:
         return "the expectation file has stale or expired entries"
     outcomes = {v.requirement.id: v.outcome for v in run.verdicts}
     for v in run.verdicts:  # what the run saw first; what it left out after
-        if v.requirement.gating and v.outcome == "expected_failure":
+        if v.requirement.gating and v.outcome == Outcome.EXPECTED_FAILURE:
             return f"MUST {v.requirement.id} is only expected to fail, not passed"
-        if v.requirement.gating and v.outcome not in ("pass", "disabled"):
+        if v.requirement.gating and v.outcome not in (Outcome.PASS, Outcome.DISABLED):
             return f"MUST {v.requirement.id} did not pass ({v.outcome})"
     if m.faults:
         return "reference faults were switched on"
@@ -43,7 +44,7 @@ def refusal(run: Run, catalogue: Catalogue) -> str | None:
     if m.requirements:
         return "the run was restricted to some requirements (--requirement)"
     for requirement in catalogue.for_profiles(m.profiles):
-        if requirement.gating and outcomes.get(requirement.id) != "pass":
+        if requirement.gating and outcomes.get(requirement.id) != Outcome.PASS:
             return f"MUST {requirement.id} was not checked"
     if m.exit_code != 0:
         return f"the run did not end CONFORMANT (exit code {m.exit_code})"

@@ -18,10 +18,11 @@ from pathlib import Path
 
 from conformance.catalogue import PROFILES
 from conformance.evidence import Event, Exchange, curl
+from conformance.outcomes import NOT_PASSED, Outcome, word, worst
 from conformance.reports.evidence import check_stem, read_evidence
 from conformance.reports.names import check_name
-from conformance.reports.stream import NOT_PASSED, Check, Run
-from conformance.verdict import SYMBOL, Verdict
+from conformance.reports.stream import Check, Run
+from conformance.verdict import Verdict
 
 NAME = "report.html"
 MAX_BODY_SHOWN = 16 * 1024
@@ -79,7 +80,7 @@ def _e(value: object) -> str:
 
 
 def _badge(outcome: str) -> str:
-    return f'<span class="badge o-{_e(outcome)}">{_e(SYMBOL.get(outcome, outcome))}</span>'
+    return f'<span class="badge o-{_e(outcome)}">{_e(word(outcome))}</span>'
 
 
 def _pretty(body: str | None) -> str:
@@ -145,15 +146,12 @@ def _profiles(run: Run) -> str:
             continue
         claimed = profile in run.meta.profiles
         musts = [v for v in verdicts if v.requirement.level == "MUST"]
-        passed = sum(1 for v in musts if v.outcome == "pass")
-        outcomes = {v.outcome for v in musts} | {"warning" for v in verdicts if v.outcome == "warning"}
-        overall = (
-            "disabled"
-            if not claimed
-            else next((o for o in ("fail", "error", "not_run", "expected_failure", "warning") if o in outcomes), "pass")
-        )
         shoulds = [v for v in verdicts if v.requirement.level == "SHOULD"]
-        warned = sum(1 for v in shoulds if v.outcome == "warning")
+        passed = sum(1 for v in musts if v.outcome == Outcome.PASS)
+        warned = sum(1 for v in shoulds if v.outcome == Outcome.WARNING)
+        # The worst MUST verdict, or a warning when only SHOULDs fell short.
+        judged = [v.outcome for v in musts] + [Outcome.WARNING] * bool(warned)
+        overall = worst([Outcome.PASS, *judged]) if claimed else Outcome.DISABLED
         rows.append(
             f'<tr class="o-{overall}"><td>{_e(profile)}</td><td>{"yes" if claimed else "no"}</td>'
             f"<td>{passed} / {len(musts)}</td><td>{warned} / {len(shoulds)}</td><td>{_badge(overall)}</td></tr>"
@@ -299,7 +297,7 @@ def by_cause(checks: list[Check]) -> list[Check]:
             first.setdefault(rid, c.decided_at or "~")
 
     def key(c: Check) -> tuple[int, str, str, str]:
-        tier = 1 if c.outcome in ("warning", "expected_failure") else 0
+        tier = 1 if c.outcome in (Outcome.WARNING, Outcome.EXPECTED_FAILURE) else 0
         earliest = min(first.get(rid, "~") for rid in c.requirements)
         return (tier, earliest, c.decided_at or "~", c.nodeid)
 
@@ -326,12 +324,12 @@ def _failures(run: Run, verdicts: dict[str, Verdict]) -> str:
     failing = by_cause(run.checks)
     same = _same_cause(failing)
     # A claimed requirement no check reported on is a failure to run, shown too.
-    silent = [v for v in run.verdicts if v.outcome == "not_run" and not v.checks]
+    silent = [v for v in run.verdicts if v.outcome == Outcome.NOT_RUN and not v.checks]
     if not failing and not silent:
         return '<section id="failures"><h2>Failures</h2><p>None: every check that ran passed.</p></section>'
     cards = "".join(_failure(run, c, verdicts, same.get(c.nodeid, "")) for c in failing)
     cards += "".join(
-        f'<article class="failure o-not_run"><h3>{_badge("not_run")} {_e(v.requirement.id)} · '
+        f'<article class="failure o-not_run"><h3>{_badge(Outcome.NOT_RUN)} {_e(v.requirement.id)} · '
         f"{_e(v.requirement.level)} · {_e(v.requirement.profile)}</h3><p class=message>{_e(v.message)}</p>"
         "</article>"
         for v in silent
@@ -364,7 +362,7 @@ def _comparison(run: Run) -> str:
             continue
         rows = "".join(
             f'<tr class="o-{_e(ch.after)}"><td>{_e(ch.label)}</td><td>{_e(",".join(ch.requirements))}</td>'
-            f"<td><code>{_e(ch.nodeid)}</code></td><td>{_e(ch.message if ch.after != 'pass' else '')}</td></tr>"
+            f"<td><code>{_e(ch.nodeid)}</code></td><td>{_e(ch.message if ch.after != Outcome.PASS else '')}</td></tr>"
             for ch in changes
         )
         parts.append(
@@ -384,8 +382,8 @@ def _matrix(run: Run) -> str:
             f'<a href="#check-{_e(check_stem(c.nodeid))}">{_e(c.name)}</a>' if c.outcome in NOT_PASSED else _e(c.name)
             for c in checks
         )
-        detail = v.message if v.outcome != "pass" or v.note else ""
-        if v.outcome == "disabled":
+        detail = v.message if v.outcome != Outcome.PASS or v.note else ""
+        if v.outcome == Outcome.DISABLED:
             detail = "profile not claimed"
         rows.append(
             f'<tr class="o-{_e(v.outcome)}" id="req-{_e(r.id)}"><td><b>{_e(r.id)}</b></td><td>{_e(r.level)}</td>'

@@ -11,6 +11,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from conformance.outcomes import INCONCLUSIVE, Outcome
 from conformance.reports.names import check_name
 from conformance.reports.stream import Check, Run
 
@@ -26,11 +27,11 @@ def _testcase(parent: ET.Element, name: str, classname: str, seconds: float, pro
 
 
 def _outcome(case: ET.Element, outcome: str, message: str) -> None:
-    if outcome == "fail":
-        ET.SubElement(case, "failure", message=message[:500], type="fail").text = message
-    elif outcome in ("error", "not_run"):
+    if outcome == Outcome.FAIL:
+        ET.SubElement(case, "failure", message=message[:500], type=outcome).text = message
+    elif outcome in INCONCLUSIVE:
         ET.SubElement(case, "error", message=message[:500], type=outcome).text = message
-    elif outcome in ("expected_failure", "disabled"):
+    elif outcome in (Outcome.EXPECTED_FAILURE, Outcome.DISABLED):
         ET.SubElement(case, "skipped", message=message[:500] or outcome, type=outcome)
 
 
@@ -51,7 +52,7 @@ def _check_case(suite: ET.Element, run: Run, check: Check) -> None:
     # The suite's name for the check (`END-02 everyone gets roomLeft ended …`); the node id is a property.
     case = _testcase(suite, check_name(check.nodeid, check.requirements), module, check.duration, props)
     message = check.message
-    if check.outcome == "expected_failure":
+    if check.outcome == Outcome.EXPECTED_FAILURE:
         reasons = [
             v.expectation.reason
             for v in run.verdicts
@@ -83,7 +84,7 @@ def write(run: Run) -> Path:
                 0.0,
                 {"requirement": r.id, "level": r.level, "profile": r.profile, "outcome": v.outcome},
             )
-            _outcome(case, v.outcome, v.message or ("profile not claimed" if v.outcome == "disabled" else ""))
+            _outcome(case, v.outcome, v.message or ("profile not claimed" if v.outcome == Outcome.DISABLED else ""))
     for suite in root:
         cases = suite.findall("testcase")
         suite.set("tests", str(len(cases)))

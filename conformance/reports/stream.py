@@ -10,13 +10,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conformance.outcomes import NOT_PASSED as NOT_PASSED  # runner.py's import, until the run plan
+from conformance.outcomes import worst
 from conformance.reports import evidence as files
-from conformance.verdict import ORDER, Verdict
+from conformance.verdict import Verdict
 
 SCHEMA = "realtimekit-conformance/results/v1"
-
-# Outcomes of one check, and which of them count as "did not pass" for re-runs and diffs.
-NOT_PASSED = ("fail", "error", "not_run", "warning", "expected_failure")
 
 
 @dataclass
@@ -177,8 +176,6 @@ def load(run_dir: Path) -> Snapshot:
         requirements: dict[str, str] = {}
         for check in checks.values():
             for rid in check.requirements:
-                seen = requirements.get(rid)
-                if seen is None or ORDER.index(check.outcome) < ORDER.index(seen):
-                    requirements[rid] = check.outcome
+                requirements[rid] = worst([check.outcome, requirements.get(rid, check.outcome)])
         return Snapshot(run_dir.name, run_dir, checks, requirements)
     raise ConfigError(f"{run_dir}: not a run folder (no results.json or results.jsonl)")
