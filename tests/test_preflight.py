@@ -4,10 +4,7 @@ within 10 s; a target that is right passes it without a word."""
 
 from __future__ import annotations
 
-import json
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.hostile import Always500, answering, closed_port_url
+from tests.processes import isolated_env, serve
 from tests.test_run import conformance
 
 ADMIN = "preflight-admin-token-0001"
@@ -25,25 +23,8 @@ DEADLINE = 10.0
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """`conformance serve` as a user would run it, with a known admin token."""
     db = tmp_path_factory.mktemp("serve") / "ref.sqlite3"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "conformance.cli", "serve", "--port", "0", "--db", str(db), "--test-clock"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**_base_env(), "RTK_REFERENCE_ADMIN_TOKEN": ADMIN},
-    )
-    try:
-        yield json.loads(proc.stdout.readline())  # EOF (a JSON error) if it cannot start
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=15)
-
-
-def _base_env() -> dict[str, str]:
-    import os
-
-    # Nothing from the caller's environment may point the run elsewhere.
-    return {k: v for k, v in os.environ.items() if not k.startswith(("RTKC_", "RTK_REFERENCE_"))}
+    with serve("--db", str(db), "--test-clock", env=isolated_env(RTK_REFERENCE_ADMIN_TOKEN=ADMIN)) as server:
+        yield server.ready
 
 
 def write_config(tmp_path: Path, base_url: str, account_id: str, app_id: str) -> Path:
@@ -71,7 +52,7 @@ def run_preflight(
         "--phase",
         "scenarios",
         *args,
-        env={**_base_env(), "RTKC_ADMIN_TOKEN": token, **extra_env},
+        env=isolated_env(RTKC_ADMIN_TOKEN=token, **extra_env),
         timeout=60,
     )
     return done, time.monotonic() - started
