@@ -4,7 +4,6 @@ command parses flags and hands over to the module that does the work."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -15,13 +14,10 @@ from conformance.errors import ConfigError, ConformanceError
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import asyncio
     import tempfile
 
-    import uvicorn
-
     from conformance.reference.app import Credentials, ReferenceSettings, build
-    from conformance.reference.server import Endpoints, announcement, bind, configure_logging, uvicorn_config
+    from conformance.reference.server import Endpoints, bind, configure_logging, serve_foreground
 
     configure_logging(args.log_level.upper())
     creds = Credentials()
@@ -46,18 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     reference = build(settings)
     sock = bind(args.host, args.port)
-    endpoints = Endpoints(args.host, sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn_config(reference, log_level=args.log_level))
-
-    async def main() -> None:
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started and not task.done():
-            await asyncio.sleep(0.005)  # uvicorn exposes no startup event; this is its flag
-        if server.started:
-            print(json.dumps(announcement(reference, endpoints)), flush=True)
-        await task
-
-    asyncio.run(main())
+    serve_foreground(reference, sock, Endpoints(args.host, sock.getsockname()[1]), args.log_level)
     return 0
 
 

@@ -8,6 +8,7 @@ address is known before anyone is told to connect.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import threading
@@ -16,6 +17,7 @@ from typing import Any
 
 import uvicorn
 
+from conformance.helper_server import HelperServer
 from conformance.reference.app import Reference, ReferenceSettings, build
 from conformance.reference.ws_protocol import RealtimeWebSocketProtocol
 
@@ -90,6 +92,21 @@ def announcement(reference: Reference, endpoints: Endpoints) -> dict[str, Any]:
     }
 
 
+def serve_foreground(
+    reference: Reference, sock: socket.socket, endpoints: Endpoints, log_level: str = "warning"
+) -> None:
+    """`conformance serve`: serve on `sock` until Ctrl-C or SIGTERM, printing the announcement
+    line once the server accepts connections (whoever reads it may connect at once)."""
+    server = HelperServer(uvicorn_config(reference, log_level=log_level), own_signals=True)
+
+    async def main() -> None:
+        if await server.start(sock):
+            print(json.dumps(announcement(reference, endpoints)), flush=True)
+        await server.wait()
+
+    asyncio.run(main())
+
+
 class ThreadedServer:
     """The reference on 127.0.0.1:<free port> in a daemon thread with its own event loop.
 
@@ -101,7 +118,7 @@ class ThreadedServer:
         self._host = host
         self._port = port
         self.reference: Reference | None = None
-        self._server: uvicorn.Server | None = None
+        self._server: HelperServer | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -112,8 +129,7 @@ class ThreadedServer:
         sock = bind(self._host, self._port)
         self.endpoints = Endpoints(self._host, sock.getsockname()[1])
         self.reference = build(self.settings)
-        self._server = uvicorn.Server(uvicorn_config(self.reference))
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._server = HelperServer(uvicorn_config(self.reference))
 
         def run() -> None:
             try:
@@ -125,7 +141,7 @@ class ThreadedServer:
 
         self._thread = threading.Thread(target=run, name="reference-server", daemon=True)
         self._thread.start()
-        if not self._ready.wait(timeout) or self._error or not self._server.started:
+        if not self._ready.wait(timeout) or self._error or not self._server.ready.is_set():
             self.stop()
             raise RuntimeError(f"the reference server did not start within {timeout}s: {self._error!r}")
         return self
@@ -133,11 +149,9 @@ class ThreadedServer:
     async def _serve(self, sock: socket.socket) -> None:
         assert self._server is not None
         self.loop = asyncio.get_running_loop()
-        task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started and not task.done():
-            await asyncio.sleep(0.005)  # uvicorn exposes no startup event; this is its flag
+        await self._server.start(sock)
         self._ready.set()
-        await task
+        await self._server.wait()
 
     def call(self, fn: Any, timeout: float = 10.0) -> Any:
         """Run fn() on the server's loop (state machine calls must stay on that loop)."""
