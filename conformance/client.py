@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json as jsonlib
-import math
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import quote
@@ -24,6 +22,7 @@ import httpx
 
 from conformance import __version__
 from conformance.config import RunConfig
+from conformance.error_envelope import envelope_problem
 from conformance.errors import (
     CheckNotRunnable,
     ConfigError,
@@ -35,15 +34,14 @@ from conformance.errors import (
 )
 from conformance.evidence import EvidenceLog, Exchange, current_check
 from conformance.preset_body import preset_body
-from conformance.ratelimit import Limiter
+from conformance.ratelimit import Limiter, retry_after_seconds
 
 __all__ = ["ApiClient", "ApiResponse", "Auth", "ClientStats", "current_check"]
 
 Auth = Literal["admin", "readonly", "no_permission", "other", "none"]
 
 MAX_429_RETRIES = 3
-MAX_RETRY_AFTER_SECONDS = 30.0
-DEFAULT_RETRY_AFTER_SECONDS = 1.0  # a 429 without Retry-After
+MAX_RETRY_AFTER_SECONDS = 30.0  # a check cannot wait longer for a throttled target
 BODY_IN_MESSAGE = 300
 
 # Where each token comes from, for "set this variable" messages.
@@ -85,22 +83,20 @@ class ApiResponse:
             return body.get("data")
         return None
 
+    def envelope_problem(self) -> str | None:
+        """Why this answer is not the error envelope with its status as `code`, or None
+        (the one judge, conformance.error_envelope, shared with the fuzz phase)."""
+        return envelope_problem(self.status, self.headers.get("content-type"), self.json)
+
     def is_error_envelope(self) -> bool:
-        """{success: false, error: {code: int, message: str}} (realtimekit-api.md §1)."""
-        body = self.json
-        if not isinstance(body, dict) or body.get("success") is not False:
-            return False
-        error = body.get("error")
-        return (
-            isinstance(error, dict)
-            and isinstance(error.get("code"), int)
-            and not isinstance(error.get("code"), bool)
-            and isinstance(error.get("message"), str)
-        )
+        return self.envelope_problem() is None
 
     @property
-    def error_code(self) -> int | None:
-        return self.json["error"]["code"] if self.is_error_envelope() else None
+    def error_code(self) -> Any:
+        """body["error"]["code"] whatever its type, else None: what a message reports."""
+        body = self.json
+        error = body.get("error") if isinstance(body, dict) else None
+        return error.get("code") if isinstance(error, dict) else None
 
     def expect(self, status: int | Iterable[int], what: str) -> ApiResponse:
         """Return self if the status is one of `status`, else raise UnexpectedResponse.
@@ -292,7 +288,7 @@ class ApiClient:
             if attempt == MAX_429_RETRIES:
                 break
             # The server told us how long to wait; a computed sleep is the honest answer.
-            await asyncio.sleep(_retry_after(response.headers))
+            await asyncio.sleep(retry_after_seconds(response.headers.get("retry-after"), MAX_RETRY_AFTER_SECONDS))
         return response
 
     async def _attempt(
@@ -565,23 +561,3 @@ class ApiClient:
 def _seg(value: str) -> str:
     """Quote a path segment, so an odd id (a test's own doing) cannot change the route."""
     return quote(str(value), safe="")
-
-
-def _retry_after(headers: httpx.Headers) -> float:
-    """Seconds to wait from Retry-After (delta-seconds or HTTP date), capped."""
-    value = headers.get("retry-after", "").strip()
-    if not value:
-        return DEFAULT_RETRY_AFTER_SECONDS
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return DEFAULT_RETRY_AFTER_SECONDS
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    if not math.isfinite(seconds):
-        return DEFAULT_RETRY_AFTER_SECONDS
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)

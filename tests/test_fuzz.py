@@ -143,22 +143,6 @@ def test_throttling_and_the_no_live_session_404_are_not_held_against_the_target(
     assert safety.retry_after_seconds("soon") == 1.0
 
 
-@pytest.mark.parametrize(
-    ("status", "content_type", "body", "problem"),
-    [
-        (404, "application/json", {"success": False, "error": {"code": 404, "message": "no"}}, None),
-        (404, "text/plain", None, "content type"),
-        (400, "application/json", {"detail": "bad"}, "`success`"),
-        (400, "application/json", {"success": False, "error": {"code": 1000, "message": "x"}}, "not the HTTP status"),
-        (400, "application/json", {"success": False, "error": {"code": True, "message": "x"}}, "not an integer"),
-        (500, "application/json", {"success": False, "error": {"code": 500}}, "message"),
-    ],
-)
-def test_the_error_envelope_check(status, content_type, body, problem):
-    found = safety.envelope_problem(status, content_type, body)
-    assert (found is None) if problem is None else (problem in found)
-
-
 # -- reading schemathesis' events ----------------------------------------------------------------
 
 

@@ -14,20 +14,24 @@ child process.
 - a throttled answer is not held against the implementation, nor is the documented "no live
   session" 404 right after a meeting was created;
 - an error answer must carry `{success: false, error: {code: <the HTTP status>, message}}`,
-  which the document's schemas alone cannot say (the code must equal the status).
+  which the document's schemas alone cannot say (the code must equal the status); the judge
+  is conformance.error_envelope, the same as the scenarios'.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import time
 import uuid
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 from schemathesis.core.parameters import ParameterLocation
+
+from conformance import ratelimit
+
+# Re-exported: hooks.py's `error_envelope` check uses the suite's one judge of the envelope.
+from conformance.error_envelope import envelope_problem as envelope_problem
 
 # The operations that create something, and what they create.
 CREATES = {
@@ -200,16 +204,8 @@ def record_creation(case: Any, status: int, body: Any, own: OwnResources) -> Non
 
 
 def retry_after_seconds(value: str | None) -> float:
-    if not value:
-        return 1.0
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return 1.0
-    return max(0.0, min(seconds, MAX_RETRY_AFTER_SECONDS))
+    """How long the `st` child pauses after a 429 (ratelimit.retry_after_seconds, this phase's cap)."""
+    return ratelimit.retry_after_seconds(value, MAX_RETRY_AFTER_SECONDS)
 
 
 # Operations whose 404 the document gives a second meaning: the meeting exists but has no live
@@ -227,27 +223,3 @@ def held_against_target(failure: Any, case: Any, response: Any) -> bool:
     if type(failure).__name__ == "EnsureResourceAvailability":
         return not any(marker in case.operation.path for marker in STATE_404_PATHS)
     return True
-
-
-# -- the error envelope ------------------------------------------------------------------------
-
-
-def envelope_problem(status: int, content_type: str, body: Any) -> str | None:
-    """Why an error answer is not `{success: false, error: {code: status, message}}`, or None."""
-    if "json" not in content_type.lower():
-        return f"content type is {content_type or 'missing'}, not application/json"
-    if not isinstance(body, dict):
-        return "the body is not a JSON object"
-    if body.get("success") is not False:
-        return f"`success` is {body.get('success')!r}, not false"
-    error = body.get("error")
-    if not isinstance(error, dict):
-        return "there is no `error` object"
-    code = error.get("code")
-    if not isinstance(code, int) or isinstance(code, bool):
-        return f"`error.code` is {code!r}, not an integer"
-    if code != status:
-        return f"`error.code` is {code}, not the HTTP status {status}"
-    if not isinstance(error.get("message"), str):
-        return "`error.message` is not a string"
-    return None
