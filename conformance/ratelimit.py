@@ -8,6 +8,9 @@ Two limiters with one interface (`acquire()`, `stats`):
   `max_requests`) and refills at max_requests / per_seconds per second, so a 10 s window can
   see up to twice the budget. Used for the embedded reference, which has no limit, and for
   pytest run by hand, where each process takes its share.
+
+And the one reading of a target's `Retry-After` (`retry_after_seconds`), for the suite's
+client and the fuzz phase's hooks alike.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import struct
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 __all__ = [
@@ -31,11 +36,14 @@ __all__ = [
     "SharedRateLimiter",
     "SharedWindow",
     "budget_limiter",
+    "retry_after_seconds",
 ]
 
 # Set by the runner for a configured target: the file every process of the run takes its
 # request slots from (SharedWindow).
 WINDOW_ENV = "RTKC_RATE_WINDOW"
+# How long to pause after a 429 that names no usable Retry-After.
+DEFAULT_RETRY_AFTER_SECONDS = 1.0
 
 
 @dataclass
@@ -171,3 +179,27 @@ def budget_limiter(requests_per_10s: int, window: Path | None = None, processes:
     if window is not None:
         return SharedRateLimiter(SharedWindow(window, requests_per_10s))
     return RateLimiter(max(1, requests_per_10s // processes), 10.0)
+
+
+def retry_after_seconds(value: str | None, cap: float) -> float:
+    """Seconds to wait from a Retry-After value (RFC 9110 §10.2.3: delta-seconds or an
+    HTTP date), between 0 and `cap`; DEFAULT_RETRY_AFTER_SECONDS when absent or unreadable.
+
+    Each caller names its own cap: how long it can afford to wait, not what the target may ask.
+    """
+    value = (value or "").strip()
+    if not value:
+        return DEFAULT_RETRY_AFTER_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return DEFAULT_RETRY_AFTER_SECONDS
+        if when.tzinfo is None:  # RFC 9110's dates are GMT
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if not math.isfinite(seconds):  # "nan", "inf"
+        return DEFAULT_RETRY_AFTER_SECONDS
+    return min(max(seconds, 0.0), cap)

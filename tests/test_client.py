@@ -8,8 +8,6 @@ import json
 import socket
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -18,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from conformance.client import ApiClient, _retry_after, current_check
+from conformance.client import ApiClient, current_check
 from conformance.config import RunConfig, load_config
 from conformance.errors import (
     CheckNotRunnable,
@@ -192,18 +190,6 @@ async def test_429_is_retried_after_retry_after(base_url: str) -> None:
         assert response.status == 429  # after 3 retries the 429 itself is the answer
         assert api.stats.throttled == 2 + 4
         assert api.stats.attempts == 3 + 4
-
-
-def test_retry_after_values() -> None:
-    assert _retry_after(httpx.Headers({"retry-after": "0"})) == 0
-    assert _retry_after(httpx.Headers({"retry-after": "2.5"})) == 2.5
-    assert _retry_after(httpx.Headers({"retry-after": "3600"})) == 30  # capped
-    past = format_datetime(datetime.now(UTC) - timedelta(minutes=1), usegmt=True)
-    assert _retry_after(httpx.Headers({"retry-after": past})) == 0
-    future = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
-    assert 15 < _retry_after(httpx.Headers({"retry-after": future})) <= 20
-    assert _retry_after(httpx.Headers({"retry-after": "soon"})) == 1.0
-    assert _retry_after(httpx.Headers({})) == 1.0
 
 
 async def test_connection_refused_is_target_unreachable() -> None:
