@@ -1,24 +1,25 @@
 """JSON Schema validators for pieces of openapi/realtimekit.yaml (OpenAPI 3.1 = JSON Schema
-2020-12), shared by the reference implementation (requests) and the suite (responses).
+2020-12), for the reference implementation's request validation (reference/validation.py).
 
-`#/components/...` references inside a piece resolve against the whole document.
+`#/components/...` references inside a piece resolve against the whole document. Answers are
+not judged here: that is conformance.response_conformance, through schemathesis.
+
+Why requests keep a validator of their own (python-jsonschema): the reference's 400 message
+is this validator's first error, worded for a person. Its formats must still judge as
+schemathesis does (the fuzzer's valid input accepted, its invalid input refused): `uri` is
+asked of jsonschema_rs, schemathesis' own validator; `uuid` and `date-time` are written out.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from functools import cache
 from typing import Any
 from uuid import UUID
 
 import jsonschema_rs
-import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
-
-from conformance.resources import openapi_document, openapi_path
 
 ROOT = "urn:realtimekit-openapi"
 
@@ -85,73 +86,3 @@ def first_error(check: Draft202012Validator, value: Any) -> str | None:
     where = "/".join(str(p) for p in error.absolute_path)
     message = error.message if len(error.message) <= 200 else error.message[:200] + "…"
     return f"{'at ' + where + ': ' if where else ''}{message}"
-
-
-@cache
-def operations() -> dict[str, tuple[str, str, dict[str, Any]]]:
-    """operationId -> (METHOD, path template, operation object)."""
-    found = {}
-    for path, item in openapi_document().get("paths", {}).items():
-        for method, op in item.items():
-            if isinstance(op, dict) and "operationId" in op:
-                found[op["operationId"]] = (method.upper(), path, op)
-    return found
-
-
-OFFICIAL_DESCRIPTION = "cloudflare-realtimekit-openapi.yaml"  # beside openapi/realtimekit.yaml
-_TEMPLATE = re.compile(r"\{[^}]*\}")
-
-
-def _shape(path: str) -> str:
-    # The two descriptions name some path parameters differently.
-    return _TEMPLATE.sub("{}", path.rstrip("/"))
-
-
-@cache
-def _official_statuses() -> dict[tuple[str, str], frozenset[str]]:
-    document = yaml.safe_load(openapi_path().with_name(OFFICIAL_DESCRIPTION).read_text(encoding="utf-8"))
-    return {
-        (method.upper(), _shape(path)): frozenset(str(s) for s in (op.get("responses") or {}))
-        for path, item in (document.get("paths") or {}).items()
-        for method, op in item.items()
-        if isinstance(op, dict)
-    }
-
-
-def officially_documented(operation_id: str, status: int) -> bool:
-    """Whether Cloudflare's own description lists `status` for this operation. An error status
-    it does not list is one of the suite's additions: its body is judged by API-03 (SHOULD),
-    not as a MUST."""
-    method, path, _ = operations()[operation_id]
-    return str(status) in _official_statuses().get((method, _shape(path)), frozenset())
-
-
-def response_problem(operation_id: str, status: int, body: Any, content_type: str) -> str | None:
-    """Why a response breaks the description of `operation_id`, or None if it conforms."""
-    document = openapi_document()
-    method, path, op = operations()[operation_id]
-    responses = op.get("responses", {})
-    spec = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX") or responses.get("default")
-    if spec is None:
-        return f"{method} {path}: status {status} is not documented (documented: {', '.join(sorted(responses))})"
-    content = deref(document, spec).get("content") or {}
-    if not content:
-        return None
-    if "application/json" in content:
-        if "json" not in content_type:
-            return f"{method} {path} {status}: content type {content_type!r}, documented application/json"
-        schema = content["application/json"].get("schema")
-        if schema is not None:
-            problem = first_error(_cached_validator(operation_id, str(status)), body)
-            if problem:
-                return f"{method} {path} {status}: body does not match the schema: {problem}"
-    return None
-
-
-@cache
-def _cached_validator(operation_id: str, status: str) -> Draft202012Validator:
-    document = openapi_document()
-    _, _, op = operations()[operation_id]
-    responses = op["responses"]
-    spec = deref(document, responses.get(status) or responses.get(f"{status[0]}XX") or responses.get("default"))
-    return validator(spec["content"]["application/json"]["schema"], document)

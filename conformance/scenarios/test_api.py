@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 
 from conformance import must
-from conformance.openapi_schema import officially_documented, response_problem
+from conformance.response_conformance import officially_documented, response_problem
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-requirement = pytest.mark.requirement
+requirement = pytest.mark.rtkc_requirement
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
