@@ -10,7 +10,7 @@ import itertools
 import json
 import shlex
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 from conformance import __version__
 from conformance.redaction import Redactor
 
-__all__ = ["MAX_BODY_CHARS", "Event", "EvidenceLog", "Exchange", "curl", "current_check"]
+__all__ = ["MAX_BODY_CHARS", "Event", "EvidenceLog", "Exchange", "curl", "current_check", "har_log"]
 
 MAX_BODY_CHARS = 64 * 1024
 
@@ -139,13 +139,7 @@ class EvidenceLog:
 
     def to_har(self) -> dict[str, Any]:
         """All exchanges as a HAR 1.2 log (opens in browser dev tools and HAR viewers)."""
-        return {
-            "log": {
-                "version": "1.2",
-                "creator": {"name": "realtimekit-conformance", "version": __version__},
-                "entries": [_har_entry(x) for x in self.exchanges],
-            }
-        }
+        return har_log(self.exchanges)
 
     def _next_id(self, prefix: str) -> str:
         with self._lock:
@@ -174,6 +168,24 @@ class EvidenceLog:
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == name), None)
+
+
+def har_log(exchanges: Iterable[Exchange]) -> dict[str, Any]:
+    """Exchanges as one HAR 1.2 log: the suite's one HAR mapping (EvidenceLog.to_har and
+    reports/har.py's `evidence/exchanges.har`).
+
+    Hand-written rather than through the `harfile` package (installed with schemathesis):
+    harfile writes a fixed set of entry fields, and each entry here also names its check
+    (`_check`), its evidence id (`_id`) and a transport error (`_error`), which the reports
+    link by.
+    """
+    return {
+        "log": {
+            "version": "1.2",
+            "creator": {"name": "realtimekit-conformance", "version": __version__},
+            "entries": [_har_entry(x) for x in exchanges],
+        }
+    }
 
 
 def _har_entry(x: Exchange) -> dict[str, Any]:

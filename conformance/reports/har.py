@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conformance import __version__
-from conformance.evidence import _har_entry  # one HAR mapping for the whole suite
+from conformance.evidence import har_log  # the suite's one HAR mapping
 from conformance.reports.evidence import EVIDENCE_DIR, read_evidence
 from conformance.reports.stream import Run
 
@@ -23,13 +22,6 @@ def write(run: Run) -> Path | None:
     if not exchanges:
         return None
     exchanges.sort(key=lambda x: x.started_at)
-    har = {
-        "log": {
-            "version": "1.2",
-            "creator": {"name": "realtimekit-conformance", "version": __version__},
-            "entries": [_har_entry(x) for x in exchanges],
-        }
-    }
     path = run.run_dir / EVIDENCE_DIR / NAME
-    path.write_text(json.dumps(har, ensure_ascii=False), encoding="utf-8")
+    path.write_text(json.dumps(har_log(exchanges), ensure_ascii=False), encoding="utf-8")
     return path
