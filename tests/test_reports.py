@@ -3,6 +3,7 @@ comparison. Fast (no engine); the end-to-end runs are in test_reports_run.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -18,7 +19,7 @@ from conformance.compare import compare, diff_dirs, render
 from conformance.config import load_config
 from conformance.evidence import EvidenceLog
 from conformance.redaction import Redactor
-from conformance.reports import latest, publish
+from conformance.reports import junit, latest, publish
 from conformance.reports.evidence import files_for_check, write_check_evidence
 from conformance.reports.stream import SCHEMA, load, sha256_of
 from conformance.verdict import aggregate
@@ -134,6 +135,34 @@ def test_junit_lists_unclaimed_requirements_as_skipped(tmp_path: Path):
     root = ET.parse(published.run.run_dir / "junit.xml").getroot()
     disabled = [c for c in root.iter("testcase") if c.get("name") == "END-02 (requirement)"]
     assert disabled and disabled[0].find("skipped") is not None
+
+
+# Every byte value, then what only a str can hold: lone surrogates, the two noncharacters XML
+# forbids, and characters beyond the BMP (allowed, and kept).
+HOSTILE = "".join(chr(i) for i in range(256)) + "\ud800 \udfff \ud83d \ufffe \uffff \U0001f600 \U0010ffff end"
+
+
+@pytest.mark.parametrize("outcome", ["fail", "error", "expected_failure"])
+def test_junit_parses_whatever_a_message_holds(tmp_path: Path, outcome: str):
+    published = make_run(tmp_path, "r1", requirements=["MEET-03"], outcomes={"MEET-03": "fail"})
+    run = published.run
+    check = dataclasses.replace(run.checks[0], outcome=outcome, message=HOSTILE, nodeid=run.checks[0].nodeid + HOSTILE)
+    path = junit.write(dataclasses.replace(run, checks=[check]))
+    root = ET.parse(path).getroot()  # raises on any character XML 1.0 forbids
+    case = next(c for c in root.iter("testcase") if c.get("classname") != "requirements")
+    element = case.find({"fail": "failure", "error": "error", "expected_failure": "skipped"}[outcome])
+    message = element.get("message")
+    allowed = "\t\n\r" + "".join(chr(i) for i in range(0x20, 256))
+    # Attribute values come back with tabs and newlines normalised; every other allowed byte survives.
+    assert all(ch in message for ch in allowed if ch not in "\t\n\r")
+    assert "\x01" not in message and "\x00" not in message and "\ufffe" not in message
+    assert "\U0001f600" in message and "\U0010ffff" in message and "end" in message
+    assert not any(0xD800 <= ord(ch) <= 0xDFFF for ch in message)
+    if outcome != "expected_failure":
+        # A parser reads a raw carriage return as a line feed (XML 1.0 §2.11).
+        assert element.text == junit.xml_safe(HOSTILE).replace("\r", "\n")
+    nodeid = {p.get("name"): p.get("value") for p in case.iter("property")}["nodeid"]
+    assert nodeid.endswith("end") and "\x1f" not in nodeid
 
 
 # -- results.json ----------------------------------------------------------------------------------

@@ -4,10 +4,15 @@ Outcomes map onto what JUnit knows: fail → <failure>; error and not_run → <e
 could not tell, which must not look green); expected_failure → <skipped> with the reason;
 warning → passed, marked in a property. A claimed requirement that no check reported on, and
 an unclaimed one, get a testcase of their own, so the matrix is complete in CI too.
+
+Every text and attribute is stripped of what XML 1.0 forbids (control characters, lone
+surrogates, U+FFFE/U+FFFF): a failure message may quote a response byte for byte, and one
+`\x01` would make the whole file unparseable for CI.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -16,6 +21,24 @@ from conformance.reports.names import check_name
 from conformance.reports.stream import Check, Run
 
 NAME = "junit.xml"
+
+# Everything outside XML 1.0's Char production (https://www.w3.org/TR/xml/#charsets).
+_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML 1.0 cannot carry."""
+    return _NOT_XML_CHAR.sub("", text)
+
+
+def _make_safe(root: ET.Element) -> None:
+    for element in root.iter():
+        if element.text:
+            element.text = xml_safe(element.text)
+        if element.tail:
+            element.tail = xml_safe(element.tail)
+        for key, value in element.attrib.items():
+            element.set(key, xml_safe(value))
 
 
 def _testcase(parent: ET.Element, name: str, classname: str, seconds: float, props: dict[str, str]) -> ET.Element:
@@ -91,6 +114,7 @@ def write(run: Run) -> Path:
         for tag, attr in (("failure", "failures"), ("error", "errors"), ("skipped", "skipped")):
             suite.set(attr, str(sum(1 for c in cases if c.find(tag) is not None)))
         suite.set("time", f"{sum(float(c.get('time', 0)) for c in cases):.3f}")
+    _make_safe(root)
     ET.indent(root)
     path = run.run_dir / NAME
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
