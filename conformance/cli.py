@@ -46,36 +46,13 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, object]:
-    values = {
-        "target.base_url": args.base_url,
-        "target.account_id": args.account_id,
-        "target.app_id": args.app_id,
-        "target.realtime_url": args.realtime_url,
-        "target.profiles": args.profile or None,
-        "driver.kind": args.driver,
-        "run_id": args.run_id,
-        "reports_dir": args.reports_dir,
-        "time.control": args.time_control,
-        "fuzz.seed": getattr(args, "seed", None),
-        "fuzz.examples": getattr(args, "fuzz_examples", None),
-        "fuzz.time_seconds": getattr(args, "fuzz_time", None),
-        "fuzz.preset": getattr(args, "fuzz_preset", None),
-    }
-    return {k: v for k, v in values.items() if v is not None}
-
-
 def _run(args: argparse.Namespace) -> int:
-    from conformance.runner import RunRequest, list_checks, run, summary
+    from conformance import run_flags
+    from conformance.runner import RunRequest, list_checks, resolve, run, summary
 
-    # The model phase reads these in the child (it inherits the environment): conformance/model.
-    if getattr(args, "replay", None):
-        os.environ["RTKC_MODEL_REPLAY"] = str(Path(args.replay).resolve())
-    if getattr(args, "model_preset", None):
-        os.environ["RTKC_MODEL_PRESET"] = args.model_preset
     request = RunRequest(
         config_path=Path(args.config) if args.config else None,
-        overrides=_overrides(args),
+        overrides=run_flags.overrides(args),
         requirements=args.requirement or [],
         faults=args.reference_fault or [],
         workers=args.workers,
@@ -83,16 +60,17 @@ def _run(args: argparse.Namespace) -> int:
         expect=Path(args.expect) if args.expect else None,
         rerun_failed=Path(args.rerun_failed) if args.rerun_failed else None,
         compare=Path(args.compare) if args.compare else None,
+        model_replay=str(Path(args.replay).resolve()) if args.replay else None,
+        model_preset=args.model_preset,
     )
     if args.list:
         text, code = list_checks(request)
         print(text)
         return code
     if args.repeat > 1:
-        from conformance.config import load_config
         from conformance.flake import repeat
 
-        base = load_config(request.config_path, os.environ, request.overrides).run_id
+        base = resolve(request)[1].run_id
         report = repeat(request, args.repeat, base)
         print(report.summary())
         return report.exit_code
@@ -169,6 +147,8 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from conformance import run_flags
+
     top = argparse.ArgumentParser(prog="conformance", description="RealtimeKit end-session conformance suite")
     top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
@@ -193,13 +173,7 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the conformance suite (default: against the bundled reference)")
     run.add_argument("--config", help="target configuration TOML (see README)")
-    run.add_argument("--base-url")
-    run.add_argument("--account-id")
-    run.add_argument("--app-id")
-    run.add_argument("--realtime-url")
-    run.add_argument("--profile", action="append", help="claimed profile (repeatable)")
-    run.add_argument("--driver", choices=["websocket", "bridge"])
-    run.add_argument("--time-control", choices=["none", "test-clock"])
+    run_flags.add_to(run)  # the flags that set a configuration value (one table: run_flags.py)
     run.add_argument("--requirement", action="append", help="run only this requirement (repeatable)")
     run.add_argument("--reference-fault", action="append", help="embedded reference only: switch a fault on")
     run.add_argument("--phase", action="append", help="only this phase: scenarios, fuzz, contracts (repeatable)")
@@ -207,14 +181,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--repeat", type=int, default=1, help="flake gate: run N times in random orders, report checks that flip"
     )
-    run.add_argument("--seed", type=int, help="fuzz and model phases: replay this seed (printed by every run)")
     run.add_argument("--replay", metavar="FILE", help="model phase: run this saved story (evidence/model/*.json)")
     run.add_argument("--model-preset", choices=["default", "nightly"], help="model phase budget preset")
-    run.add_argument("--fuzz-examples", type=int, metavar="N", help="fuzz phase: generated cases per operation")
-    run.add_argument("--fuzz-time", type=float, metavar="S", help="fuzz phase: keep fuzzing for S seconds")
-    run.add_argument("--fuzz-preset", choices=["default", "nightly"], help="fuzz phase budget preset")
-    run.add_argument("--run-id")
-    run.add_argument("--reports-dir")
     run.add_argument("--expect", metavar="FILE", help="expectation file: known failures by requirement ID")
     run.add_argument("--rerun-failed", metavar="RUN_DIR", help="run only the checks that did not pass in that run")
     run.add_argument("--list", action="store_true", help="show the checks this run would run, and run nothing")

@@ -416,6 +416,16 @@ def load_config(
     "limits.request_timeout_seconds", "run_id", "tokens.admin_file"... A None value means
     "flag not given". Literal tokens are refused there.
     """
+    return build(gather(path, env, overrides))
+
+
+def gather(
+    path: Path | None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> dict[str, Any]:
+    """The settings someone chose, parsed, by dotted key (tokens included): flags > environment
+    > TOML file. What is absent takes its default in `build`; the run plan needs to know which."""
     env = os.environ if env is None else env
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     toml_values = _read_toml(path) if path is not None else {}
@@ -444,8 +454,7 @@ def load_config(
         token = _resolve_secret(s, overrides, env, toml_values, path, toml_dir)
         if token is not None:
             values[s.key] = token
-
-    return _build(values)
+    return values
 
 
 def _resolve_secret(
@@ -519,7 +528,9 @@ def _read_toml(path: Path) -> dict[str, object]:
     return flat
 
 
-def _build(values: Mapping[str, Any]) -> RunConfig:
+def build(values: Mapping[str, Any]) -> RunConfig:
+    """The configuration tree from chosen settings (`gather`'s), defaults for the rest."""
+
     def section(cls: type, table: str) -> Any:
         prefix = table + "."
         return cls(**{k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)})
@@ -683,24 +694,50 @@ publish = false                  # RTKC_PACT_PUBLISH
 """
 
 
-def overrides_as_env(overrides: Mapping[str, object]) -> dict[str, str]:
-    """The same overrides as RTKC_* environment variables, for a child process.
+# -- handing a resolved configuration to another process (the run plan, conformance/plan.py) --
 
-    Lists become comma-separated (shlex-joined for the bridge command). Secrets are never
-    overrides, so none can end up on a command line.
-    """
-    by_key = {f.key: f.env for f in _FIELDS if f.env}
-    env: dict[str, str] = {}
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        name = by_key.get(key)
-        if name is None:
-            raise ConfigError(f"setting {key} cannot be passed on to the test process")
-        if key == "driver.bridge_command" and not isinstance(value, str):
-            env[name] = shlex.join(str(v) for v in value)  # type: ignore[union-attr]
-        elif isinstance(value, list | tuple):
-            env[name] = ",".join(str(v) for v in value)
-        else:
-            env[name] = str(value)
-    return env
+# Each setting's environment variable, by dotted key (the embedded reference's defaults are
+# written as variables, like a user's own settings).
+ENV_NAMES = {f.key: f.env for f in _FIELDS if f.env}
+# Each token's literal variable, by dotted key; and every variable a token may come from
+# (a child process gets only the literal ones).
+SECRET_NAMES = {s.key: s.env for s in _SECRETS}
+SECRET_VARIABLES = frozenset(name for s in _SECRETS for name in (s.env, s.env + "_FILE"))
+
+
+def plain_settings(config: RunConfig) -> dict[str, object]:
+    """Every setting but the tokens, by dotted key, as JSON values: what a plan file holds."""
+    out: dict[str, object] = {}
+    for f in _FIELDS:
+        table, _, name = f.key.rpartition(".")
+        value = getattr(getattr(config, table), name) if table else getattr(config, name)
+        if isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.key] = value
+    return out
+
+
+def secret_variables(config: RunConfig) -> dict[str, str]:
+    """The configuration's tokens as literal variables, for a child process's environment."""
+    out = {}
+    for s in _SECRETS:
+        table, name = s.key.split(".")
+        value = getattr(getattr(config, table), name)
+        if value:
+            out[s.env] = value
+    return out
+
+
+def from_plain(settings: Mapping[str, object], env: Mapping[str, str]) -> RunConfig:
+    """`plain_settings`'s output back into a configuration, tokens from literal variables only."""
+    values: dict[str, Any] = {}
+    for f in _FIELDS:
+        if settings.get(f.key) is not None:
+            values[f.key] = f.parse(settings[f.key], f"run plan {f.key}")
+    for s in _SECRETS:
+        token = env.get(s.env, "").strip()
+        if token:
+            values[s.key] = token
+    return build(values)

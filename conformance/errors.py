@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from conformance.outcomes import Outcome
+
 __all__ = [
     "CheckNotRunnable",
     "ConfigError",
@@ -44,7 +46,7 @@ class ConformanceError(Exception):
     (an evidence exchange id when there is one), so a report needs no traceback.
     """
 
-    outcome: ClassVar[str] = "error"
+    outcome: ClassVar[str] = Outcome.ERROR
     exit_code: ClassVar[int] = 2
 
     def __init__(self, message: str, *, exchange_id: str | None = None) -> None:
@@ -62,7 +64,7 @@ class ConformanceError(Exception):
 class SuiteCouldNotRun(ConformanceError):
     """The run (or one check) could not be carried out; this says nothing about the target."""
 
-    outcome = "error"
+    outcome = Outcome.ERROR
     exit_code = 2
 
 
@@ -92,7 +94,7 @@ class CheckNotRunnable(SuiteCouldNotRun):
 class ImplementationFailed(ConformanceError, AssertionError):
     """The implementation answered, and the answer breaks a requirement."""
 
-    outcome = "fail"
+    outcome = Outcome.FAIL
     exit_code = 1
 
 

@@ -23,7 +23,7 @@ from conformance.drivers.base import Participant, ParticipantDriver
 from conformance.errors import CheckNotRunnable, ConfigError, UnexpectedResponse
 from conformance.evidence import EvidenceLog, current_check
 from conformance.preset_body import ROLE_PERMISSIONS
-from conformance.ratelimit import WINDOW_ENV, budget_limiter
+from conformance.ratelimit import budget_limiter
 from conformance.redaction import Redactor
 from conformance.sweep import run_tag
 from conformance.webhook_receiver import Channel, WebhookReceiver
@@ -75,15 +75,17 @@ def make_driver(config: RunConfig, evidence: EvidenceLog, timeout: float) -> Par
 
 
 class Harness:
-    def __init__(self, config: RunConfig) -> None:
+    def __init__(self, config: RunConfig, rate_window: Path | None = None) -> None:
         self.config = config
+        # The run's shared request budget file (run plan), under `conformance run` against a
+        # configured target; the fuzz phase's child takes its slots from it too.
+        self.rate_window = rate_window
         self.redactor = Redactor(config.secrets())
         self.evidence = EvidenceLog(self.redactor)
         # Under `conformance run` against a configured target, every process of the run takes
         # its slots from one shared window; otherwise parallel test processes split the budget.
         workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-        window = os.environ.get(WINDOW_ENV)
-        self.limiter = budget_limiter(config.limits.requests_per_10s, Path(window) if window else None, workers)
+        self.limiter = budget_limiter(config.limits.requests_per_10s, rate_window, workers)
         self.tag = run_tag(config.run_id)
         self.api = ApiClient(config, self.evidence, self.limiter)
         self.ledger = Ledger()

@@ -1,8 +1,9 @@
 """`conformance run`: one conformance run, from configuration to verdict and exit code.
 
-The checks run in a child pytest process (the engine), so that a run has a hard deadline
-that holds whatever the target does: if the child overruns, it is killed and the run says so.
-Tokens reach the child through its environment, never through its command line.
+The run is resolved once, here, into a run plan (conformance/plan.py). The checks run in a
+child pytest process (the engine), so that a run has a hard deadline that holds whatever the
+target does: if the child overruns, it is killed and the run says so. The child reads the plan
+file and nothing else; tokens reach it through its environment, never its command line.
 """
 
 from __future__ import annotations
@@ -15,18 +16,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conformance import catalogue, expectations, preflight
+from conformance import catalogue, expectations, plan, preflight
 from conformance.client import ApiClient
-from conformance.config import RunConfig, load_config, overrides_as_env
+from conformance.config import RunConfig, secret_variables
 from conformance.errors import ConfigError, ConformanceError, PreflightFailed
 from conformance.evidence import EvidenceLog
-from conformance.ratelimit import WINDOW_ENV, budget_limiter
+from conformance.outcomes import Outcome
+from conformance.ratelimit import budget_limiter
 from conformance.redaction import Redactor
+from conformance.reports.evidence import phase_of
 from conformance.selection import canonical_requirements, partial_scope
 from conformance.sweep import Sweeper, SweepReport
 from conformance.verdict import Verdict, aggregate, exit_code, read_results, table
@@ -64,6 +67,8 @@ class RunRequest:
     rerun_failed: Path | None = None  # an earlier run folder: run only its checks that did not pass
     compare: Path | None = None  # an earlier run folder to compare with; default: the newest comparable one
     shuffle_seed: int | None = None  # run the checks in a random order (the flake gate)
+    model_replay: str | None = None  # the model phase: tell this saved story (--replay)
+    model_preset: str | None = None  # the model phase's budget preset (--model-preset)
 
 
 @dataclass
@@ -82,6 +87,8 @@ class RunOutcome:
 def pytest_command(
     request: RunRequest, config: RunConfig, results: Path | None, workers: int, targets: list[str] | None = None
 ) -> list[str]:
+    # Everything about the run (configuration, selection, faults) is in the plan file the child
+    # reads (RTKC_PLAN); the command line holds only how the engine runs and reports.
     """The engine's command line; `targets` (check files/node ids) replaces the phase packages."""
     phases = request.phases or available_phases()
     what = targets if targets is not None else ["--pyargs", *(PHASES[p] for p in phases)]
@@ -90,6 +97,9 @@ def pytest_command(
         "-m",
         "pytest",
         *what,
+        # The suite's plugin, loaded for this run only (it registers no entry point).
+        "-p",
+        "conformance.plugin",
         "-p",
         "no:cacheprovider",
         "-p",
@@ -121,14 +131,6 @@ def pytest_command(
     ]
     if "fuzz" not in phases:
         args += ["-p", "no:schemathesis"]  # its plugin import costs ~1.5 s per process
-    if request.config_path:
-        args += ["--rtkc-config", str(request.config_path)]
-    if request.requirements:
-        args += ["--rtkc-requirements", ",".join(request.requirements)]
-    for fault in request.faults:
-        args += ["--rtkc-reference-fault", fault]
-    if request.shuffle_seed is not None:
-        args += ["--rtkc-shuffle", str(request.shuffle_seed)]
     if workers > 1:
         args += ["-n", str(workers), "--rtkc-campaign-first"]
     return args
@@ -141,9 +143,9 @@ def default_workers(config: RunConfig) -> int:
 
 
 def _shared_target(request: RunRequest, config: RunConfig) -> bool:
-    """A configured target: one server for every process of the run (a reference fault
-    asks for the embedded reference instead, one per test process)."""
-    return bool(config.target.base_url) and not request.faults
+    """A configured target: one server for every process of the run (the embedded reference
+    is one per test process)."""
+    return bool(config.target.base_url)
 
 
 def _workers(request: RunRequest, config: RunConfig) -> int:
@@ -161,33 +163,39 @@ def _workers(request: RunRequest, config: RunConfig) -> int:
     return 1
 
 
-def _load_config(request: RunRequest) -> RunConfig:
-    config = load_config(request.config_path, os.environ, request.overrides)
+def resolve(request: RunRequest, rate_window: Path | None = None) -> tuple[plan.RunPlan, RunConfig]:
+    """The run plan for this request, and its configuration (with tokens) for this process."""
     unknown_phases = [p for p in request.phases if p not in available_phases()]
     if unknown_phases:
         raise ConfigError(f"unknown phase(s): {', '.join(unknown_phases)}; available: {', '.join(available_phases())}")
     # Typed ids become the catalogue's spelling here (end-02 → END-02), or a did-you-mean error.
     request.requirements = canonical_requirements(request.requirements, catalogue.load().ids())
-    return config
+    the_plan, config = plan.resolve(
+        request.config_path,
+        request.overrides,
+        os.environ,
+        tuple(request.faults),
+        requirements=tuple(request.requirements),
+        shuffle_seed=request.shuffle_seed,
+        rate_window=str(rate_window) if rate_window is not None else None,
+        model_replay=request.model_replay,
+        model_preset=request.model_preset,
+    )
+    if the_plan.embedded and the_plan.rate_window is not None:
+        # An embedded reference is one per test process, limitless, and needs no shared budget.
+        the_plan = replace(the_plan, rate_window=None)
+    return the_plan, config
 
 
-def _child_env(request: RunRequest, config: RunConfig, window: Path | None = None) -> dict[str, str]:
+def _child_env(plan_file: Path, config: RunConfig) -> dict[str, str]:
+    """The engine's environment: the plan file, the tokens as literal variables, and no other
+    RTKC_* setting (so nothing below the runner can read a setting the plan does not hold)."""
     return {
-        **os.environ,
-        **overrides_as_env(request.overrides),
-        "RTKC_RUN_ID": config.run_id,
+        **{name: value for name, value in os.environ.items() if not name.startswith("RTKC_")},
+        **secret_variables(config),
+        plan.PLAN_ENV: str(plan_file),
         "PACT_DO_NOT_TRACK": "true",
-        **({WINDOW_ENV: str(window)} if window is not None else {}),
     }
-
-
-def _rate_window(request: RunRequest, config: RunConfig) -> Path | None:
-    """A configured target's request budget, one for the whole run: every worker, the fuzz
-    phase's child and the sweeps take their slots from this file (ratelimit.SharedWindow).
-    An embedded reference is one per test process, limitless, and needs none."""
-    if not _shared_target(request, config):
-        return None
-    return Path(tempfile.mkdtemp(prefix="rtkc-budget-")) / "window"
 
 
 def _preflight_problem(request: RunRequest, config: RunConfig) -> str:
@@ -204,8 +212,9 @@ def _preflight_problem(request: RunRequest, config: RunConfig) -> str:
 def rerun_targets(run_dir: Path) -> tuple[list[str], set[str]]:
     """The checks of an earlier run that did not pass, as pytest targets (absolute node ids
     under PACKAGE_ROOT), and their requirement IDs."""
+    from conformance.outcomes import NOT_PASSED
     from conformance.reports.latest import resolve
-    from conformance.reports.stream import NOT_PASSED, load
+    from conformance.reports.stream import load
 
     targets, ids = [], set()
     for check in load(resolve(run_dir)).checks.values():
@@ -217,12 +226,13 @@ def rerun_targets(run_dir: Path) -> tuple[list[str], set[str]]:
 
 def list_checks(request: RunRequest) -> tuple[str, int]:
     """What a run with this request would run, without running it: (text, exit code)."""
-    config = _load_config(request)
+    the_plan, config = resolve(request)
     targets = rerun_targets(request.rerun_failed)[0] if request.rerun_failed else None
     if targets == []:
         return f"nothing to re-run: every check of {request.rerun_failed} passed", 0
     with tempfile.TemporaryDirectory(prefix="rtkc-list-") as tmp:
         collected = Path(tmp) / "collected.jsonl"
+        plan_file = the_plan.write(Path(tmp) / "plan.json")
         command = [
             *pytest_command(request, config, None, 1, targets),
             "--collect-only",
@@ -231,7 +241,7 @@ def list_checks(request: RunRequest) -> tuple[str, int]:
             str(collected),
         ]
         child = subprocess.run(
-            command, env=_child_env(request, config), capture_output=True, text=True, timeout=120, check=False
+            command, env=_child_env(plan_file, config), capture_output=True, text=True, timeout=120, check=False
         )
         if child.returncode not in (0, 5) or not collected.exists():
             tail = (child.stdout + child.stderr).strip().splitlines()[-15:]
@@ -287,12 +297,21 @@ def timer_warnings(config: RunConfig, selected: set[str]) -> list[str]:
 
 
 def run(request: RunRequest) -> RunOutcome:
+    # The run's private files (its plan, its shared request budget) live here, and go with it.
+    workdir = Path(tempfile.mkdtemp(prefix="rtkc-run-"))
+    try:
+        return _run(request, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(request: RunRequest, workdir: Path) -> RunOutcome:
     from conformance.reports import latest, publish
     from conformance.reports.stream import load
 
     started = time.monotonic()
     started_at = datetime.now(UTC)
-    config = _load_config(request)
+    the_plan, config = resolve(request, workdir / "window")
     expect = expectations.load(request.expect, catalogue.load()) if request.expect else None
     if request.compare is not None:
         load(latest.resolve(request.compare))  # an unreadable folder is a usage error, before anything runs
@@ -317,8 +336,8 @@ def run(request: RunRequest) -> RunOutcome:
     results.unlink(missing_ok=True)
     publish.clear(run_dir)
     workers = _workers(request, config)
-    window = _rate_window(request, config)
-    env = _child_env(request, config, window)
+    window = Path(the_plan.rate_window) if the_plan.rate_window else None
+    env = _child_env(the_plan.write(workdir / "plan.json"), config)
     command = pytest_command(request, config, results, workers, targets)
     reason = ""
     log = (run_dir / "engine.log").open("w", encoding="utf-8") if request.quiet else None
@@ -342,8 +361,6 @@ def run(request: RunRequest) -> RunOutcome:
         # Whatever happened to the test process (crash, deadline, Ctrl-C), this run's
         # resources on a configured target are retired from here.
         cleanup = sweep_target(config, "current", window)
-        if window is not None:
-            shutil.rmtree(window.parent, ignore_errors=True)
         if cleanup is not None and isinstance(sys.exc_info()[1], KeyboardInterrupt):
             # No summary follows an interrupt: say here what the sweep did.
             left = f"; left behind: {', '.join(cleanup.failed)}" if cleanup.failed else ""
@@ -388,7 +405,7 @@ def run(request: RunRequest) -> RunOutcome:
     published = None
     try:
         ran = sorted(
-            {Path(t).relative_to(PACKAGE_ROOT).parts[1] for t in targets}
+            {phase_of(Path(t).relative_to(PACKAGE_ROOT).as_posix()) for t in targets}
             if targets is not None
             else set(request.phases or available_phases())
         )
@@ -462,7 +479,7 @@ def summary(outcome: RunOutcome) -> str:
     }[outcome.exit_code]
     if not outcome.verdicts and outcome.reason:
         return outcome.reason
-    if outcome.exit_code == 1 and not any(v.outcome == "fail" for v in outcome.verdicts):
+    if outcome.exit_code == 1 and not any(v.outcome == Outcome.FAIL for v in outcome.verdicts):
         verdict = "NOT CONFORMANT: the expectation file has a stale or expired entry"
     if outcome.exit_code == 0 and outcome.partial:
         # Passing part of the suite is no claim of conformance.

@@ -1,17 +1,17 @@
 """Which implementation a run talks to: a configured one, or the embedded reference.
 
-With no `target.base_url` configured, a run starts the bundled reference implementation on
-a free loopback port (test clock on, so timer checks need no real waiting) and points the
-configuration at it. `--reference-fault NAME` starts it with a fault switched on.
+With no `target.base_url` configured, each test process of a run starts the bundled reference
+implementation on a free loopback port (test clock on unless time.control says otherwise, so
+timer checks need no real waiting) and points the run plan's configuration at it.
+`--reference-fault NAME` starts it with a fault switched on.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from pathlib import Path
+from dataclasses import replace
 
-from conformance.config import RunConfig, load_config
+from conformance.config import ENV_NAMES, OtherAccountConfig, RunConfig, TokensConfig
+from conformance.plan import EMBEDDED_DEFAULTS as PLAN_DEFAULTS
 from conformance.reference.app import ReferenceSettings
 from conformance.reference.server import ThreadedServer, announcement
 
@@ -37,53 +37,48 @@ def embedded_env(server: ThreadedServer) -> dict[str, str]:
     }
 
 
-# What is known of the embedded reference's timing (3 s delivery timeout, 1 s first backoff;
-# on loopback an event or delivery follows its cause within milliseconds, so 3 s is a wide
-# margin, and every "nothing happens" window, which lasts the event timeout, stays short);
-# a user's own setting still wins.
-# The embedded reference has no rate limit of its own (and is not shared), so the suite's
-# budget there only slows the run down.
-EMBEDDED_DEFAULTS = {
-    "RTKC_WEBHOOK_RETRY_SECONDS": "10",
-    "RTKC_REQUESTS_PER_10S": "5000",
-    "RTKC_EVENT_TIMEOUT_SECONDS": "3",
-}
+# The embedded reference's defaults (plan.EMBEDDED_DEFAULTS) as variables, for tests that point
+# a configured run at a reference they started themselves.
+EMBEDDED_DEFAULTS = {ENV_NAMES[key]: str(value) for key, value in PLAN_DEFAULTS.items()}
 
 
-def start_embedded(faults: tuple[str, ...] = (), host_grace_seconds: float = 900.0) -> ThreadedServer:
-    settings = ReferenceSettings(test_clock=True, faults=faults, host_grace_seconds=host_grace_seconds)
+def start_embedded(
+    faults: tuple[str, ...] = (), host_grace_seconds: float = 900.0, test_clock: bool = True
+) -> ThreadedServer:
+    settings = ReferenceSettings(test_clock=test_clock, faults=faults, host_grace_seconds=host_grace_seconds)
     return ThreadedServer(settings).start()
 
 
-def resolve(
-    config_path: Path | None,
-    overrides: Mapping[str, object],
-    faults: tuple[str, ...] = (),
-    env: Mapping[str, str] | None = None,
-) -> tuple[RunConfig, ThreadedServer | None]:
-    """The run's configuration, starting the embedded reference when no target is configured."""
-    env = dict(os.environ if env is None else env)
-    config = load_config(config_path, env, overrides)
-    if config.target.base_url and not faults:
-        return config, None
-    if config.target.base_url and faults:
-        from conformance.errors import ConfigError
+def embed(config: RunConfig, faults: tuple[str, ...] = ()) -> tuple[RunConfig, ThreadedServer]:
+    """Start the embedded reference as the plan describes it, and point the configuration at it.
 
-        raise ConfigError("--reference-fault only applies to the embedded reference; drop target.base_url")
-    server = start_embedded(faults, config.time.host_grace_seconds)
-    # A time control chosen explicitly wins: the late selftest drives the reference without its
-    # test clock, as a target that has none.
-    chosen_time = env.get("RTKC_TIME_CONTROL")
-    env.update(embedded_env(server))
-    if chosen_time:
-        env["RTKC_TIME_CONTROL"] = chosen_time
-    # Pin the claim made for the embedded reference (chosen, or every profile), which a load
-    # with a base URL would otherwise narrow to the documented default.
-    env["RTKC_PROFILES"] = ",".join(config.target.profiles)
-    for name, value in EMBEDDED_DEFAULTS.items():
-        env.setdefault(name, value)
+    Only what describes the server (URLs, ids, tokens) is filled in: the plan refused any such
+    setting of the user's (plan.resolve), and everything else (driver, time control, limits)
+    is the plan's as resolved.
+    """
+    server = start_embedded(faults, config.time.host_grace_seconds, test_clock=config.time.control == "test-clock")
     try:
-        return load_config(config_path, env, overrides), server
+        assert server.reference is not None and server.endpoints is not None
+        info = announcement(server.reference, server.endpoints)
+        other = info["other_account"]
+        embedded = replace(
+            config,
+            target=replace(
+                config.target,
+                base_url=info["base_url"],
+                account_id=info["account_id"],
+                app_id=info["app_id"],
+                realtime_url=info["realtime_url"],
+                webhook_public_key_url=info["webhook_public_key_url"],
+            ),
+            tokens=TokensConfig(
+                admin=info["api_token"], readonly=info["readonly_token"], no_permission=info["no_permission_token"]
+            ),
+            other_account=OtherAccountConfig(
+                account_id=other["account_id"], app_id=other["app_id"], token=other["api_token"]
+            ),
+        )
     except BaseException:
         server.stop()
         raise
+    return embedded, server

@@ -15,6 +15,7 @@ import yaml
 
 import conformance.scenarios
 from conformance.catalogue import PROFILES, Source, load
+from conformance.plugin import MARKER
 from conformance.reference.faults import FAULTS
 
 CHECK_MODULES = (
@@ -24,7 +25,7 @@ CHECK_MODULES = (
 
 
 def _marked(fn: object) -> list[str]:
-    marks = [m for m in getattr(fn, "pytestmark", []) if m.name == "requirement"]
+    marks = [m for m in getattr(fn, "pytestmark", []) if m.name == MARKER]
     return [rid for m in marks for rid in m.args]
 
 

@@ -34,7 +34,8 @@ def _tree(root: Path) -> None:
 
 def _run(root: Path, *extra: str) -> list[tuple[str, str]]:
     log = root / "order.log"
-    engine = [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "--rootdir", str(root)]
+    engine = [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "conformance.plugin", "-p", "no:cacheprovider"]
+    engine += ["--rootdir", str(root)]
     subprocess.run(
         [*engine, "conformance/scenarios", "conformance/model", "conformance/fuzz", *extra],  # the runner's order
         cwd=root,

@@ -33,7 +33,7 @@ def _checks() -> Iterator[Any]:
         requirement = requirement_of(interaction)
         if requirement is None:
             raise RuntimeError(f"pact interaction {interaction.key!r} is not mapped to a requirement")
-        yield pytest.param(interaction, id=interaction.key, marks=pytest.mark.requirement(requirement))
+        yield pytest.param(interaction, id=interaction.key, marks=pytest.mark.rtkc_requirement(requirement))
 
 
 def run_dir(config: pytest.Config, harness: Any) -> Path:

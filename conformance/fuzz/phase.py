@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import fcntl
 import json
-import os
 import secrets
 import tempfile
 from collections.abc import Callable
@@ -27,7 +26,6 @@ from conformance.fuzz.cleanup import clean_up
 from conformance.fuzz.findings import CampaignReport, read_report, request_log
 from conformance.fuzz.outcome import Outcome
 from conformance.fuzz.safety import name_prefix
-from conformance.ratelimit import WINDOW_ENV
 
 OUTCOME_FILE = "campaign.json"
 CLEANUP_SECONDS = 120.0  # on top of the campaign's deadline, for the cleanup requests
@@ -99,7 +97,7 @@ async def fuzz(harness: Any, workdir: Path, embedded: bool, announce: Callable[[
             token=config.tokens.admin,
             requests_per_10s=limit,
             request_timeout=config.limits.request_timeout_seconds,
-            rate_window=None if embedded else os.environ.get(WINDOW_ENV),
+            rate_window=None if embedded or harness.rate_window is None else str(harness.rate_window),
         ),
         budget=budget,
         seed=seed,

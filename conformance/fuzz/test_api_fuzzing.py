@@ -14,7 +14,6 @@ with the check's evidence.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,24 +26,20 @@ from conformance.errors import ImplementationFailed
 from conformance.fuzz import checks
 from conformance.fuzz.outcome import Outcome
 from conformance.fuzz.phase import place_for, shared_outcome
+from conformance.plugin import pending_record, plan_of
 
 # The campaign stops itself at a deadline derived from its budget (see budget.py); this only
 # keeps pytest-timeout's per-check default from cutting a long (nightly) campaign short.
 CAMPAIGN_TIMEOUT = 4 * 3600
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(CAMPAIGN_TIMEOUT)]
-requirement = pytest.mark.requirement
+requirement = pytest.mark.rtkc_requirement
 
 
 def _target_is_embedded(pytestconfig: pytest.Config) -> bool:
-    """The plugin starts the bundled reference exactly when no base URL is configured
-    (or a reference fault is asked for); it has no rate limit to keep to."""
-    from conformance.config import load_config
-
-    if pytestconfig.getoption("--rtkc-reference-fault"):
-        return True
-    path = pytestconfig.getoption("--rtkc-config")
-    return not load_config(Path(path) if path else None, os.environ).target.base_url
+    """The run plan says whether the plugin started the bundled reference (no base URL
+    configured); it has no rate limit to keep to."""
+    return plan_of(pytestconfig).embedded
 
 
 def _announcer(pytestconfig: pytest.Config) -> Any:
@@ -105,7 +100,7 @@ def fuzz(campaign: tuple[Outcome, Path], request: pytest.FixtureRequest) -> Iter
     yield FuzzCheck(outcome, workdir, request.node)
     # A passing check's results line says what was run, and how to run it again: the plugin
     # keeps the line it is about to write on the item until teardown.
-    record = getattr(request.node, "_rtkc_record", None)
+    record = pending_record(request.node)
     if isinstance(record, dict) and record.get("outcome") == "pass" and not record.get("message"):
         record["message"] = outcome.summary()
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -37,9 +36,6 @@ from conformance.harness import Harness, Scenario
 from conformance.model.drive import TargetRun
 from conformance.model.rules import World
 from conformance.model.story import Breach, Step, read_replay
-
-PRESET_ENV = "RTKC_MODEL_PRESET"
-REPLAY_ENV = "RTKC_MODEL_REPLAY"
 
 
 @dataclass(frozen=True)
@@ -253,7 +249,7 @@ def pick_seed(harness: Harness) -> int:
 
 
 def budget_named(name: str | None) -> Budget:
-    return PRESETS[name or os.environ.get(PRESET_ENV) or "default"]
+    return PRESETS[name or "default"]
 
 
 def stored_stories(campaign: Campaign) -> list[tuple[str, list[Step]]]:

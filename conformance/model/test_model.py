@@ -22,6 +22,7 @@ from conformance.errors import ImplementationFailed
 from conformance.evidence import current_check
 from conformance.model import machine
 from conformance.model.story import Breach, numbered, read_replay, write_replay
+from conformance.plugin import plan_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -58,13 +59,14 @@ def _say(pytestconfig: pytest.Config, text: str) -> None:
 async def _walk(harness, pytestconfig: pytest.Config) -> machine.Result:
     if "result" in _RESULT:
         return _RESULT["result"]
-    replay_file = os.environ.get(machine.REPLAY_ENV)
+    plan = plan_of(pytestconfig)
+    replay_file = plan.model_replay
     try:
         if replay_file:
             _say(pytestconfig, f"model phase: replaying {replay_file}")
             result = await machine.replay(harness, read_replay(Path(replay_file)))
         else:
-            budget = machine.budget_named(None)
+            budget = machine.budget_named(plan.model_preset)
             seed = machine.pick_seed(harness)
             _say(
                 pytestconfig,
@@ -110,7 +112,7 @@ def _blames(breach: Breach, rid: str) -> bool:
     return not musts or rid in musts
 
 
-@pytest.mark.parametrize("rid", [pytest.param(r, marks=pytest.mark.requirement(r), id=r) for r in JUDGED])
+@pytest.mark.parametrize("rid", [pytest.param(r, marks=pytest.mark.rtkc_requirement(r), id=r) for r in JUDGED])
 async def test_random_interleavings_follow_the_model(harness, pytestconfig, request, rid):
     token = current_check.set(request.node.nodeid)
     try:

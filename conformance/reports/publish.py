@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conformance import __version__, catalogue
+from conformance import __version__, catalogue, run_flags
 from conformance.config import RunConfig
 from conformance.errors import ConformanceError
 from conformance.reports import certificate, har, html, json_report, junit, latest
@@ -27,18 +27,8 @@ from conformance.verdict import Verdict
 # What a run writes besides results.jsonl; cleared first when a run id is reused.
 OUTPUTS = (json_report.NAME, junit.NAME, html.NAME, certificate.NAME)
 
+
 # Overrides that have a `conformance run` flag, so a reproduction command can repeat them.
-_FLAGS = {
-    "target.base_url": "--base-url",
-    "target.account_id": "--account-id",
-    "target.app_id": "--app-id",
-    "target.realtime_url": "--realtime-url",
-    "target.profiles": "--profile",
-    "driver.kind": "--driver",
-    "time.control": "--time-control",
-}
-
-
 @dataclass
 class Published:
     run: Run
@@ -57,12 +47,7 @@ def reproduce_args(config_path: Path | None, overrides: Mapping[str, object], fa
     args: list[str] = []
     if config_path is not None:
         args += ["--config", str(config_path.resolve())]
-    for key, flag in _FLAGS.items():
-        value = overrides.get(key)
-        if value is None:
-            continue
-        for item in value if isinstance(value, list | tuple) else [value]:
-            args += [flag, str(item)]
+    args += run_flags.reproduce(overrides)
     for fault in faults:
         args += ["--reference-fault", fault]
     return args

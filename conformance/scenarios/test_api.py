@@ -13,7 +13,7 @@ from conformance import must
 from conformance.response_conformance import officially_documented, response_problem
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-requirement = pytest.mark.requirement
+requirement = pytest.mark.rtkc_requirement
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 

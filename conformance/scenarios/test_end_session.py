@@ -16,7 +16,7 @@ from conformance import must
 from conformance.scenarios import steps
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-requirement = pytest.mark.requirement
+requirement = pytest.mark.rtkc_requirement
 
 
 @requirement("END-01")

@@ -15,7 +15,7 @@ from conformance.errors import UnexpectedResponse
 from conformance.scenarios import steps
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-requirement = pytest.mark.requirement
+requirement = pytest.mark.rtkc_requirement
 
 
 @requirement("KICK-01")

@@ -14,7 +14,7 @@ from conformance.drivers.base import ClientError
 from conformance.scenarios import steps
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-requirement = pytest.mark.requirement
+requirement = pytest.mark.rtkc_requirement
 
 
 @requirement("MEET-01")

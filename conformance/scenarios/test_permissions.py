@@ -13,7 +13,7 @@ from conformance.drivers.base import ClientError
 from conformance.scenarios import steps
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-requirement = pytest.mark.requirement
+requirement = pytest.mark.rtkc_requirement
 
 
 async def refused_with_1201(action, what: str) -> None:

@@ -13,7 +13,7 @@ import pytest
 from conformance.scenarios import steps
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-requirement = pytest.mark.requirement
+requirement = pytest.mark.rtkc_requirement
 
 
 @requirement("JOIN-01")

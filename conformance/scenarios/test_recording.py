@@ -10,7 +10,7 @@ import pytest
 from conformance import must
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-requirement = pytest.mark.requirement
+requirement = pytest.mark.rtkc_requirement
 
 
 @requirement("END-04")

@@ -17,7 +17,7 @@ from conformance.scenarios import steps
 from conformance.webhook_receiver import Answer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-requirement = pytest.mark.requirement
+requirement = pytest.mark.rtkc_requirement
 
 MEETING_EVENTS = ["meeting.started", "meeting.participantJoined", "meeting.participantLeft", "meeting.ended"]
 

@@ -1,0 +1,71 @@
+"""The suite's pytest plugin stays in its lane: it registers no entry point, so a vendor's own
+tests in the same environment (with their own `requirement` marker) run untouched; loaded on
+purpose with `-p conformance.plugin`, it still leaves a test without its marker alone."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+VENDOR_TEST = """
+import pytest
+
+
+@pytest.mark.requirement("REQ-42")
+def test_our_own_requirement():
+    assert True
+"""
+
+VENDOR_CONFTEST = """
+def pytest_configure(config):
+    config.addinivalue_line("markers", "requirement(id): the vendor's own requirement tracker")
+"""
+
+
+def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RTKC_")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--strict-markers", *args, str(folder)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.fixture
+def vendor(tmp_path: Path) -> Path:
+    (tmp_path / "test_vendor.py").write_text(VENDOR_TEST)
+    (tmp_path / "conftest.py").write_text(VENDOR_CONFTEST)
+    return tmp_path
+
+
+def test_the_package_registers_no_pytest_plugin_entry_point():
+    entry_points = importlib.metadata.distribution("realtimekit-conformance").entry_points
+    assert not [e for e in entry_points if e.group == "pytest11"]
+
+
+def test_a_vendor_test_with_its_own_requirement_marker_passes_untouched(vendor: Path):
+    done = _pytest(vendor)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout
+    assert "rtkc" not in done.stdout.lower()  # no trace of the suite's options or lines
+
+
+def test_with_the_plugin_loaded_on_purpose_the_vendor_marker_is_still_theirs(vendor: Path):
+    done = _pytest(vendor, "-p", "conformance.plugin")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout
+
+
+def test_the_suite_marker_is_namespaced():
+    from conformance.plugin import MARKER
+
+    assert MARKER == "rtkc_requirement"
