@@ -8,12 +8,14 @@ Tokens go to files under secrets/ (named by the TOML, relative to it), never int
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from conformance.config import EXAMPLE_TOML
 from conformance.errors import ConfigError
@@ -24,6 +26,17 @@ DEFAULT_PROFILES = ["api", "session", "webhooks", "recording"]
 # timer in real time: the budget must cover it and the check deadline must cover the wait.
 REAL_TIME_BUDGET = 70
 SLOW_CHECK_TIMEOUT = 150
+# `conformance serve` on this machine (a loopback base URL) is the bundled reference: its timing
+# is known, so the defaults, sized for an unknown server across a network, only slow the run.
+# An event or a webhook follows its cause within milliseconds there, so 3 s is a wide margin
+# (and each "nothing happens" window lasts the event timeout); its first webhook retry comes
+# 1 s after a failed delivery (backoff 1, 2, 4 ... s), inside 10 s. The same values as the
+# embedded reference's. Elsewhere the defaults stay (RealtimeKit publishes no retry schedule).
+LOOPBACK_SERVE = {"limits.event_timeout_seconds": 3, "limits.webhook_retry_seconds": 10}
+# serve has no rate limit unless started with --requests-per-10s (its ready line says which):
+# without one the budget only paces the run; with one, keep the default's margin (200 of 250).
+UNLIMITED_BUDGET = 5000
+BUDGET_SHARE = 0.8
 
 _LINE = re.compile(r'^(?:# )?(?P<key>\w+) = (?P<value>"[^"]*"|\[[^\]]*\]|[^\s#]+)(?P<rest>.*)$')
 
@@ -87,6 +100,22 @@ def _timing(plan: Plan, test_clock: bool) -> None:
         )
 
 
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _pace(plan: Plan, ready: dict[str, Any]) -> None:
+    """Timeouts and request budget for what the ready line says the server is and allows."""
+    if _is_loopback(ready["base_url"]):
+        plan.values.update(LOOPBACK_SERVE)
+    limit = ready.get("requests_per_10s")
+    plan.values["limits.requests_per_10s"] = int(limit * BUDGET_SHARE) if limit else UNLIMITED_BUDGET
+
+
 def from_serve(ready: dict[str, Any], classroom: bool = False) -> Plan:
     """Everything the ready line says, in the configuration; its tokens in secrets/."""
     plan = Plan()
@@ -118,6 +147,7 @@ def from_serve(ready: dict[str, Any], classroom: bool = False) -> Plan:
         )
     test_clock = bool(ready.get("test_clock"))
     _timing(plan, test_clock)
+    _pace(plan, ready)
     profiles = list(DEFAULT_PROFILES)
     if classroom:
         if not test_clock:

@@ -11,7 +11,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -20,10 +19,10 @@ import pytest
 from conformance import init
 from conformance.config import EXAMPLE_TOML, load_config
 from conformance.errors import ConfigError
+from tests.processes import CLI, Served, isolated_env
 
 ROOT = Path(__file__).parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-CLI = [sys.executable, "-m", "conformance.cli"]
 
 READY = {
     "base_url": "http://127.0.0.1:9/client/v4",
@@ -95,6 +94,20 @@ def test_init_claims_only_what_can_reach_a_verdict(tmp_path: Path):
     assert "webhook_public_key_url" not in data["target"] and "realtime_url" not in data["target"]
 
 
+def test_init_paces_a_loopback_serve_as_what_it_is(tmp_path: Path):
+    """serve on this machine: the reference's known timing and its rate limit (none, or the
+    one its ready line names); anywhere else the defaults, sized for an unknown server."""
+    local = init.from_serve({**READY, "requests_per_10s": None}).values
+    assert local["limits.event_timeout_seconds"] == 3 and local["limits.webhook_retry_seconds"] == 10
+    assert local["limits.requests_per_10s"] == init.UNLIMITED_BUDGET
+    assert init.from_serve({**READY, "requests_per_10s": 250}).values["limits.requests_per_10s"] == 200
+    remote = init.from_serve({**READY, "base_url": "https://rtk.example.test/client/v4"}).values
+    assert "limits.event_timeout_seconds" not in remote and "limits.webhook_retry_seconds" not in remote
+    init.write(init.from_serve(READY), tmp_path)
+    config = load_config(tmp_path / "target.toml", {}, {})
+    assert (config.limits.event_timeout_seconds, config.limits.requests_per_10s) == (3, init.UNLIMITED_BUDGET)
+
+
 def test_init_on_the_command_line_reads_the_ready_line_from_stdin(tmp_path: Path):
     done = subprocess.run(
         [*CLI, "init", "--from-serve", "-", "--dir", str(tmp_path)],
@@ -121,26 +134,16 @@ def test_the_readme_walk_through_reaches_conformant(tmp_path: Path):
     serve_line, *steps = _walk_through()
     assert serve_line.endswith("> ready.json &") and len(steps) == 2
     serve_args = shlex.split(serve_line.removesuffix("> ready.json &").replace("--port 8787", "--port 0"))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with (tmp_path / "ready.json").open("w") as ready:
-        server = subprocess.Popen(
-            [*CLI, *serve_args[1:]], stdout=ready, stderr=subprocess.DEVNULL, cwd=tmp_path, env=env
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "ready.json").read_text().strip():
-            assert time.monotonic() < deadline and server.poll() is None, "serve did not print its ready line"
-            time.sleep(0.1)
+    env = isolated_env(PYTHONPATH=str(ROOT))
+    # `> ready.json &`: the server's stdout is that file, as in the shell.
+    with Served([*CLI, *serve_args[1:]], env=env, cwd=tmp_path, stdout=tmp_path / "ready.json"):
         for line in steps:
             done = subprocess.run(
                 [*CLI, *shlex.split(line)[1:]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1500
             )
             assert done.returncode == 0, f"{line}:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
-        closing = done.stdout.strip().splitlines()[-1]
-        assert closing.startswith("CONFORMANT"), done.stdout[-4000:]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    closing = done.stdout.strip().splitlines()[-1]
+    assert closing.startswith("CONFORMANT"), done.stdout[-4000:]
 
 
 def test_a_built_wheel_in_a_fresh_venv_gives_a_working_conformance(tmp_path: Path):
