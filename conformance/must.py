@@ -49,13 +49,13 @@ def success_data(response: ApiResponse, doing: str) -> Any:
 def error_envelope(response: ApiResponse, expected_status: int, doing: str) -> None:
     """Status as expected and `{success: false, error: {code: <status>, message}}`."""
     response.expect(expected_status, doing)
+    problem = response.envelope_problem()
     that(
-        response.is_error_envelope(),
+        not problem,
         f"{doing}: a {expected_status} must carry the error envelope "
-        f"{{success: false, error: {{code, message}}}}, got {response.body_excerpt()}",
+        f"{{success: false, error: {{code: {expected_status}, message}}}}: {problem}; got {response.body_excerpt()}",
         response,
     )
-    equal(response.error_code, expected_status, f"{doing}: error.code must equal the HTTP status", response)
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float, what: str) -> T:

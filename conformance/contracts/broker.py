@@ -28,6 +28,7 @@ import httpx
 from conformance import __version__
 from conformance.config import RunConfig
 from conformance.contracts.pacts import Interaction, read
+from conformance.outcomes import Outcome
 from conformance.redaction import Redactor
 
 OUTCOMES = "outcomes.jsonl"
@@ -85,7 +86,7 @@ async def publish(
     pact = json.loads(content)
     consumer, provider = pact["consumer"]["name"], pact["provider"]["name"]
     version = f"{__version__}+{hashlib.sha256(content).hexdigest()[:12]}"
-    success = all(outcome == "pass" for outcome in outcomes.values())
+    success = all(outcome == Outcome.PASS for outcome in outcomes.values())
     headers = {"Authorization": f"Bearer {settings.broker_token}", "Accept": "application/hal+json"}
     pact_url = (
         f"{(settings.broker_url or '').rstrip('/')}/pacts/provider/{quote(provider, safe='')}"
@@ -103,7 +104,9 @@ async def publish(
             "success": success,
             "providerApplicationVersion": settings.provider_version,
             "verifiedBy": {"implementation": "realtimekit-conformance", "version": __version__},
-            "testResults": [{"interactionDescription": d, "success": o == "pass"} for d, o in sorted(outcomes.items())],
+            "testResults": [
+                {"interactionDescription": d, "success": o == Outcome.PASS} for d, o in sorted(outcomes.items())
+            ],
         }
         (await http.post(link, json=result)).raise_for_status()
     return {
@@ -123,14 +126,14 @@ def _results_link(response: httpx.Response) -> str | None:
 
 def _outcomes(path: Path) -> dict[str, dict[str, str]]:
     """pact file name -> interaction key -> outcome (the worst one, if recorded twice)."""
-    rank = {"pass": 0, "fail": 1, "error": 2}
+    rank = {Outcome.PASS: 0, Outcome.FAIL: 1, Outcome.ERROR: 2}
     found: dict[str, dict[str, str]] = {}
     if not path.exists():
         return found
     for line in path.read_text(encoding="utf-8").splitlines():
         entry = json.loads(line)
         per_pact = found.setdefault(entry["pact"], {})
-        old = per_pact.get(entry["interaction"], "pass")
+        old = per_pact.get(entry["interaction"], Outcome.PASS)
         per_pact[entry["interaction"]] = max(old, entry["outcome"], key=lambda o: rank.get(o, 2))
     return found
 

@@ -21,6 +21,7 @@ from conformance.contracts.callbacks import Callbacks
 from conformance.contracts.requirements import requirement_of
 from conformance.contracts.verification import failures_section, judge, step_seconds, verify, write_report
 from conformance.errors import ConformanceError, ImplementationFailed
+from conformance.outcomes import Outcome
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -70,8 +71,8 @@ async def test_the_target_honours_the_interaction(interaction, harness, callback
             path = write_report(run_dir(request.config, harness) / "contracts", interaction, verification)
             print(failures_section(verification.output))
             verdict.message += f" (verifier report: {path})"
-            outcome = "fail" if isinstance(verdict, ImplementationFailed) else "error"
+            outcome = Outcome.FAIL if isinstance(verdict, ImplementationFailed) else Outcome.ERROR
             raise
-        outcome = "pass"
+        outcome = Outcome.PASS
     finally:
         broker.record(harness.config, run_dir(request.config, harness), interaction, outcome)

@@ -14,10 +14,10 @@ from typing import Any
 
 import schemathesis
 
+from conformance.error_envelope import envelope_problem
 from conformance.fuzz.safety import (
     OwnResources,
     can_be_confined,
-    envelope_problem,
     held_against_target,
     name_with_run_id,
     record_creation,

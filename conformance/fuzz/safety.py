@@ -31,7 +31,6 @@ from schemathesis.core.parameters import ParameterLocation
 from conformance import ratelimit
 
 # Re-exported: hooks.py's `error_envelope` check uses the suite's one judge of the envelope.
-from conformance.error_envelope import envelope_problem as envelope_problem
 
 # The operations that create something, and what they create.
 CREATES = {

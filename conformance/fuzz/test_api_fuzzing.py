@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from conformance import outcomes
 from conformance.errors import ImplementationFailed
 from conformance.fuzz import checks
 from conformance.fuzz.outcome import Outcome
@@ -101,7 +102,7 @@ def fuzz(campaign: tuple[Outcome, Path], request: pytest.FixtureRequest) -> Iter
     # A passing check's results line says what was run, and how to run it again: the plugin
     # keeps the line it is about to write on the item until teardown.
     record = pending_record(request.node)
-    if isinstance(record, dict) and record.get("outcome") == "pass" and not record.get("message"):
+    if isinstance(record, dict) and record.get("outcome") == outcomes.Outcome.PASS and not record.get("message"):
         record["message"] = outcome.summary()
 
 
