@@ -49,6 +49,7 @@ from referencing.jsonschema import DRAFT202012
 
 from conformance.drivers.base import Participant
 from conformance.drivers.websocket import WebSocketDriver
+from conformance.helper_server import HelperServer
 from conformance.reference.app import ReferenceSettings
 from conformance.reference.server import ThreadedServer
 from conformance.resources import openapi_document
@@ -392,12 +393,6 @@ class Delivery:
         return (payload.get("meeting") or {}).get("id") or (payload.get("recording") or {}).get("meetingId")
 
 
-class _QuietServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield  # Ctrl-C belongs to pytest
-
-
 class Receiver:
     """Records every POST; `/<channel>` keeps deliveries apart, each channel answers 200
     unless scripted (`script(channel, 500, 500)`: the next answers) or set (`always`)."""
@@ -409,7 +404,7 @@ class Receiver:
         self._script: dict[str, deque[int | str]] = {}
         self._always: dict[str, int] = {}
         self._changed = asyncio.Condition()
-        self._server: _QuietServer | None = None
+        self._server: HelperServer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -430,13 +425,12 @@ class Receiver:
             ws="none",
             timeout_graceful_shutdown=1,
         )
-        self._server = _QuietServer(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        async with asyncio.timeout(WAIT):
-            while not self._server.started:
-                if self._task.done():
-                    await self._task  # raises what went wrong
-                await asyncio.sleep(0.005)  # uvicorn exposes only a flag for "started"
+        self._server = HelperServer(config)  # Ctrl-C stays pytest's (no signal handlers)
+        started = await self._server.start(sock, WAIT)
+        self._task = self._server.task
+        if not started:
+            await self._server.wait()  # raises what went wrong, if it stopped
+            raise TimeoutError(f"the webhook receiver did not start within {WAIT}s")
 
     async def stop(self) -> None:
         if self._server is None or self._task is None:

@@ -15,6 +15,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketState
 from websockets.asyncio.client import connect
 
+from conformance.helper_server import HelperServer
 from conformance.reference.hub import WsConnection
 from conformance.reference.server import bind
 from conformance.reference.ws_protocol import SEND_TEXT_NOW, RealtimeWebSocketProtocol
@@ -109,16 +110,16 @@ def echo_server():  # type: ignore[no-untyped-def]
 
     app = Starlette(routes=[WebSocketRoute("/ws", endpoint)])
     sock: socket.socket = bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, ws=RealtimeWebSocketProtocol, log_level="warning", lifespan="off"))
+    server = HelperServer(uvicorn.Config(app, ws=RealtimeWebSocketProtocol, log_level="warning", lifespan="off"))
     return server, sock, seen
 
 
 async def test_the_installed_uvicorn_carries_the_extension(echo_server) -> None:  # type: ignore[no-untyped-def]
     """An uvicorn upgrade that breaks the subclass fails here, not silently in the benchmark."""
     server, sock, seen = echo_server
-    task = asyncio.create_task(server.serve(sockets=[sock]))
+    assert await server.start(sock, 10), "uvicorn with the reference's protocol did not start"
+    task = server.task
     try:
-        await asyncio.wait_for(_until(lambda: server.started), 10)
         port = sock.getsockname()[1]
         async with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=5) as ws:
             got = [json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] for _ in range(2)]
