@@ -3,7 +3,9 @@
 Mutates the reference implementation's state machine (sessions, hub, webhook delivery), one
 mutant at a time, runs the scenario checks (every profile, webhooks included) against the
 embedded reference carrying that mutant, and reports killed / survived / timed-out /
-equivalent-looking, the surviving mutants' diffs, and the mutation score last.
+equivalent-looking, the surviving mutants' diffs, and the mutation score last: twice, without
+and with the model phase (issue 15). A mutant the scenarios kill needs no model run; one they
+miss is then run through the model phase, so the second figure costs only the survivors.
 
 The mutating is our own (`ast`, ~100 lines) rather than mutmut or cosmic-ray: both rewrite the
 source tree in place and drive a test command per mutant, but here the code under test runs
@@ -15,6 +17,8 @@ run side by side.
 
     python bench/mutation.py                       # default budget: 24 mutants, seed 12, 2 at once
     python bench/mutation.py --limit 60 --module sessions --seed 3
+    python bench/mutation.py --without-model       # the scenarios' score only
+    python bench/mutation.py --dry-run             # the chosen mutants and commands; runs nothing
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from __future__ import annotations
 import argparse
 import ast
 import concurrent.futures
-import copy
 import difflib
 import os
 import random
@@ -125,52 +128,111 @@ class _Apply(ast.NodeTransformer):
         return node
 
 
+def mutant_sites(module: str) -> list[tuple[str, int]]:
+    """Every mutant of a module as (module, site index): cheap to list and sample; built on demand."""
+    sites = _Sites()
+    sites.visit(ast.parse((ROOT / module).read_text(encoding="utf-8")))
+    return [(module, index) for index in range(len(sites.sites))]
+
+
+def build_mutant(module: str, index: int) -> Mutant:
+    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+    operator, node = list(_site_list(tree))[index]
+    _Apply(node, operator).visit(tree)
+    return Mutant(module, getattr(node, "lineno", 0), operator, ast.unparse(ast.fix_missing_locations(tree)))
+
+
 def mutants(module: str) -> Iterator[Mutant]:
-    original = (ROOT / module).read_text(encoding="utf-8")
-    tree = ast.parse(original)
+    for _, index in mutant_sites(module):
+        yield build_mutant(module, index)
+
+
+def _site_list(tree: ast.AST) -> list[tuple[str, ast.AST]]:
     sites = _Sites()
     sites.visit(tree)
-    for index, (operator, node) in enumerate(sites.sites):
-        mutated = copy.deepcopy(tree)
-        target = list(_walk_sites(mutated))[index]
-        _Apply(target, operator).visit(mutated)
-        yield Mutant(module, getattr(node, "lineno", 0), operator, ast.unparse(ast.fix_missing_locations(mutated)))
+    return sites.sites
 
 
-def _walk_sites(tree: ast.AST) -> Iterator[ast.AST]:
-    sites = _Sites()
-    sites.visit(tree)
-    for _, node in sites.sites:
-        yield node
+# The phases a mutant is run through, in order; the model phase only for the scenarios' survivors.
+SCENARIOS, MODEL = "conformance.scenarios", "conformance.model"
+OUTCOMES = ("killed", "survived", "timed-out", "equivalent-looking")
 
 
-def run_mutant(mutant: Mutant, timeout: float) -> tuple[str, float]:
+@dataclass
+class Judged:
+    """One mutant's outcome without and with the model phase ("" with: not run, --without-model)."""
+
+    mutant: Mutant
+    without_model: str
+    with_model: str
+    seconds: float
+
+
+def judge(mutant: Mutant, timeout: float, with_model: bool) -> Judged:
     """'killed' (a check failed), 'survived', 'timed-out', or 'equivalent-looking' (no change)."""
     baseline = ast.unparse(ast.parse((ROOT / mutant.module).read_text(encoding="utf-8")))
     if mutant.source == baseline:
-        return "equivalent-looking", 0.0
-    return run_checks(mutant.module, mutant.source, timeout)
+        return Judged(mutant, "equivalent-looking", "equivalent-looking" if with_model else "", 0.0)
+    outcome, seconds = run_checks(mutant.module, mutant.source, timeout, SCENARIOS)
+    if not with_model:
+        return Judged(mutant, outcome, "", seconds)
+    if outcome != "survived":  # a kill (or a hang) of the scenarios stands with the model phase too
+        return Judged(mutant, outcome, outcome, seconds)
+    model_outcome, model_seconds = run_checks(mutant.module, mutant.source, timeout, MODEL)
+    return Judged(mutant, outcome, model_outcome, seconds + model_seconds)
 
 
-def run_checks(module: str, source: str, timeout: float) -> tuple[str, float]:
-    """Run the scenario checks against a private copy of the package with `module` replaced."""
+def pytest_command(tmp: str, package: str) -> list[str]:
+    return [
+        sys.executable, "-m", "pytest", "-p", "conformance.plugin", "--pyargs", package, "-x", "-q",
+        "-p", "no:cacheprovider", "--timeout=60", "--rootdir", tmp,
+    ]  # fmt: skip
+
+
+def run_checks(module: str, source: str, timeout: float, package: str = SCENARIOS) -> tuple[str, float]:
+    """Run one phase's checks against a private copy of the package with `module` replaced."""
     with tempfile.TemporaryDirectory(prefix="rtkc-mutant-") as tmp:
         shutil.copytree(ROOT / "conformance", Path(tmp) / "conformance", ignore=shutil.ignore_patterns("__pycache__"))
         (Path(tmp) / module).write_text(source, encoding="utf-8")
         for documents in ("openapi", "contracts"):  # read beside the package, as in a checkout
             (Path(tmp) / documents).symlink_to(ROOT / documents)
         env = {**os.environ, "PYTHONPATH": tmp, "RTKC_EVENT_TIMEOUT_SECONDS": "2", "PYTHONDONTWRITEBYTECODE": "1"}
-        command = [
-            sys.executable, "-m", "pytest", "--pyargs", "conformance.scenarios", "-x", "-q", "-p", "no:cacheprovider",
-            "--timeout=60", "--rootdir", tmp,
-        ]  # fmt: skip
         started = time.monotonic()
         try:
-            done = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout)
+            done = subprocess.run(
+                pytest_command(tmp, package), cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout
+            )
         except subprocess.TimeoutExpired:
             return "timed-out", time.monotonic() - started
         # 0: every check passed; anything else is a failed check, or a mutant that broke loading.
         return ("survived" if done.returncode == 0 else "killed"), time.monotonic() - started
+
+
+def score(judged: list[Judged], with_model: bool) -> tuple[int, int]:
+    """(killed, killed or survived). Timed-out mutants hung the suite (an ERROR, not a FAIL):
+    listed, left out of the score; so are equivalent-looking ones."""
+    outcomes = [j.with_model if with_model else j.without_model for j in judged]
+    killed = outcomes.count("killed")
+    return killed, killed + outcomes.count("survived")
+
+
+def report(judged: list[Judged], with_model: bool) -> str:
+    lines = []
+    for j in sorted(judged, key=lambda j: (j.mutant.module, j.mutant.line)):
+        if (j.with_model if with_model else j.without_model) == "survived":
+            lines += [f"\nSURVIVED {j.mutant.module}:{j.mutant.line} ({j.mutant.operator})", j.mutant.diff()]
+    for j in judged:
+        if with_model and j.without_model == "survived" and j.with_model == "killed":
+            lines.append(f"\nkilled only by the model phase: {j.mutant.module}:{j.mutant.line} ({j.mutant.operator})")
+    counts = {o: sum(1 for j in judged if j.without_model == o) for o in OUTCOMES}
+    lines.append("\nscenarios: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    for label, model in (("without", False), ("with", True)) if with_model else (("without", False),):
+        killed, counted = score(judged, model)
+        share = killed / counted if counted else 0.0
+        lines.append(
+            f"mutation score {label} the model phase: {share:.0%} ({killed} killed of {counted} killed or survived)"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,34 +242,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--module", action="append", choices=sorted(MODULES), help="only these modules")
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=300, help="seconds per mutant before it counts as timed-out")
+    parser.add_argument("--without-model", action="store_true", help="the scenarios only: one score, no model runs")
+    parser.add_argument("--dry-run", action="store_true", help="list the chosen mutants and commands; run nothing")
     args = parser.parse_args(argv)
+    with_model = not args.without_model
 
-    pool = [m for name in (args.module or sorted(MODULES)) for m in mutants(MODULES[name])]
-    chosen = random.Random(args.seed).sample(pool, min(args.limit, len(pool)))
-    print(f"{len(pool)} mutants possible; running {len(chosen)} (seed {args.seed}, {args.parallel} at once)")
+    pool = [site for name in (args.module or sorted(MODULES)) for site in mutant_sites(MODULES[name])]
+    chosen = [build_mutant(*site) for site in random.Random(args.seed).sample(pool, min(args.limit, len(pool)))]
+    phases = "scenarios, then the model phase for their survivors" if with_model else "scenarios only"
+    print(f"{len(pool)} mutants possible; running {len(chosen)} (seed {args.seed}, {args.parallel} at once; {phases})")
+    if args.dry_run:
+        for mutant in chosen:
+            print(f"  {mutant.module}:{mutant.line} {mutant.operator}")
+        for package in (SCENARIOS, MODEL) if with_model else (SCENARIOS,):
+            print("  command: " + " ".join(pytest_command("<copy>", package)[1:]))
+        return 0
     # The unmutated copy must pass, or every mutant would count as killed.
-    outcome, seconds = run_checks(MODULES["sessions"], (ROOT / MODULES["sessions"]).read_text(), args.timeout)
-    print(f"  baseline (no mutation): {'passes' if outcome == 'survived' else outcome} ({seconds:.0f} s)")
-    if outcome != "survived":
-        print("the unmutated reference does not pass the scenario checks: no score")
-        return 2
-    results: dict[str, list[Mutant]] = {"killed": [], "survived": [], "timed-out": [], "equivalent-looking": []}
+    for package in (SCENARIOS, MODEL) if with_model else (SCENARIOS,):
+        outcome, seconds = run_checks(
+            MODULES["sessions"], (ROOT / MODULES["sessions"]).read_text(), args.timeout, package
+        )
+        print(
+            f"  baseline of {package} (no mutation): {'passes' if outcome == 'survived' else outcome} ({seconds:.0f} s)"
+        )
+        if outcome != "survived":
+            print(f"the unmutated reference does not pass {package}: no score")
+            return 2
+    judged: list[Judged] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.parallel)) as workers:
-        futures = {workers.submit(run_mutant, m, args.timeout): m for m in chosen}
+        futures = [workers.submit(judge, m, args.timeout, with_model) for m in chosen]
         for future in concurrent.futures.as_completed(futures):
-            mutant = futures[future]
-            outcome, seconds = future.result()
-            results[outcome].append(mutant)
-            print(f"  {outcome:<19} {mutant.module}:{mutant.line} {mutant.operator} ({seconds:.0f} s)", flush=True)
-
-    for mutant in sorted(results["survived"], key=lambda m: (m.module, m.line)):
-        print(f"\nSURVIVED {mutant.module}:{mutant.line} ({mutant.operator})")
-        print(mutant.diff())
-    # Timed-out mutants hung the suite (an ERROR, not a FAIL): listed, left out of the score.
-    counted = len(results["killed"]) + len(results["survived"])
-    score = len(results["killed"]) / counted if counted else 0.0
-    print("\n" + ", ".join(f"{k}: {len(v)}" for k, v in results.items()))
-    print(f"mutation score: {score:.0%} ({len(results['killed'])} killed of {counted} killed or survived)")
+            j = future.result()
+            judged.append(j)
+            shown = j.without_model + (f" / with model: {j.with_model}" if with_model else "")
+            print(
+                f"  {shown:<38} {j.mutant.module}:{j.mutant.line} {j.mutant.operator} ({j.seconds:.0f} s)", flush=True
+            )
+    print(report(judged, with_model))
     return 0
 
 
