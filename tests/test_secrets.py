@@ -9,13 +9,13 @@ most evidence (requests, responses, client events, webhook deliveries).
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.processes import isolated_env, serve
 
 CANARIES = {
     "RTK_REFERENCE_ADMIN_TOKEN": "canaryADMIN7f3e9a1c5b2d",
@@ -29,44 +29,17 @@ PARTICIPANT_PREFIX = b"rtkp_"
 
 @pytest.fixture
 def target(tmp_path: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RTKC_", "RTK_REFERENCE_"))}
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "conformance.cli",
-            "serve",
-            "--port",
-            "0",
-            "--test-clock",
-            "--db",
-            str(tmp_path / "ref.sqlite3"),
-            "--fault",
-            "ended_says_left",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-        env={**env, **CANARIES},
-    )
-    try:
-        line = proc.stdout.readline()  # the process exits (EOF) if it cannot start
-        assert line, (tmp_path / "serve.log").read_text()[-2000:]
-        yield json.loads(line)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=15)
-        log.close()
+    args = ("--test-clock", "--db", str(tmp_path / "ref.sqlite3"), "--fault", "ended_says_left")
+    with serve(*args, env=isolated_env(**CANARIES)) as server:
+        yield server.ready
 
 
 @pytest.mark.timeout(600)
 def test_no_token_reaches_any_report_or_output(target: dict, tmp_path: Path):
     readonly_file = tmp_path / "readonly-token"
     readonly_file.write_text(CANARIES["RTK_REFERENCE_READONLY_TOKEN"] + "\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RTKC_", "RTK_REFERENCE_"))}
-    env.update(
-        {
+    env = isolated_env(
+        **{
             "RTKC_BASE_URL": target["base_url"],
             "RTKC_ACCOUNT_ID": target["account_id"],
             "RTKC_APP_ID": target["app_id"],
@@ -80,11 +53,14 @@ def test_no_token_reaches_any_report_or_output(target: dict, tmp_path: Path):
             "RTKC_OTHER_APP_ID": target["other_account"]["app_id"],
             "RTKC_OTHER_TOKEN": CANARIES["RTK_REFERENCE_OTHER_TOKEN"],
             "RTKC_PACT_BROKER_TOKEN": BROKER_CANARY,
-            "RTKC_WEBHOOK_RETRY_SECONDS": "10",
-            # The fuzz phase's evidence is searched too, but its size does not matter, and a
-            # loopback target needs no rate limit.
+            # What is searched is the evidence every check of every phase writes, not how much
+            # of it or its verdicts: a small fuzz budget, no rate limit (the loopback reference
+            # has none), and a 1 s event timeout, so each "nothing happens" window lasts 2 s, not
+            # 10 (an event late on a busy machine only adds a failure, hence more evidence).
             "RTKC_FUZZ_EXAMPLES": "2",
             "RTKC_REQUESTS_PER_10S": "5000",
+            "RTKC_EVENT_TIMEOUT_SECONDS": "1",
+            "RTKC_WEBHOOK_RETRY_SECONDS": "10",
         }
     )
     assert target["api_token"] == CANARIES["RTK_REFERENCE_ADMIN_TOKEN"]  # the target really uses the canaries
