@@ -9,62 +9,29 @@ vendor's would, and is configured through a TOML file and RTKC_* token variables
 from __future__ import annotations
 
 import json
-import os
-import selectors
-import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.legal_variant.choices import CLOCK_204, PUT_SERVED
+from tests.processes import Served, isolated_env
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_PROFILES = ("api", "session", "webhooks", "recording", "classroom")
-READY_TIMEOUT_SECONDS = 30
 
 
 @contextmanager
 def variant(*choices: str) -> Iterator[dict[str, Any]]:
     """Serve the variant (all choices, or just `choices`) and yield its ready line."""
     only = [arg for choice in choices for arg in ("--only", choice)]
-    # stderr goes to a file: a pipe nobody drains would stall the server once full.
-    with tempfile.TemporaryFile(mode="w+") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.legal_variant", "--test-clock", *only],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-        try:
-            yield _ready_line(proc, log)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-
-
-def _ready_line(proc: subprocess.Popen[str], log: IO[str]) -> dict[str, Any]:
-    assert proc.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        if not selector.select(READY_TIMEOUT_SECONDS):
-            raise RuntimeError(f"the legal variant printed no ready line within {READY_TIMEOUT_SECONDS}s")
-    line = proc.stdout.readline()
-    if not line:
-        log.seek(0)
-        raise RuntimeError(f"the legal variant did not start: {log.read()[-3000:]}")
-    return json.loads(line)
+    with Served([sys.executable, "-m", "tests.legal_variant", "--test-clock", *only], cwd=ROOT) as server:
+        yield server.ready
 
 
 def write_config(path: Path, info: dict[str, Any], profiles: tuple[str, ...]) -> Path:
@@ -94,6 +61,7 @@ host_grace_seconds = {info["host_grace_seconds"]}
 [limits]
 requests_per_10s = 5000     # the variant has no rate limit of its own
 webhook_retry_seconds = 10  # its first retry comes after 1 s
+event_timeout_seconds = 3   # on loopback, as for the embedded reference: events come in milliseconds
 """
     )
     return path
@@ -112,7 +80,6 @@ def run_against(
     info: dict[str, Any], tmp_path: Path, *args: str, profiles: tuple[str, ...] = ALL_PROFILES
 ) -> subprocess.CompletedProcess[str]:
     config = write_config(tmp_path / "variant.toml", info, profiles)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RTKC_")}
     return subprocess.run(
         [
             sys.executable,
@@ -128,7 +95,7 @@ def run_against(
         capture_output=True,
         text=True,
         timeout=900,
-        env={**env, **token_env(info)},
+        env=isolated_env(**token_env(info)),
         cwd=tmp_path,
         check=False,
     )
