@@ -48,13 +48,32 @@ class FaultResult:
         return any(self.verdict_of(rid) in CAUGHT for rid in self.fault.requirements)
 
 
+def model_judges() -> frozenset[str]:
+    """The requirements the model phase has checks for (none when it is not installed)."""
+    if "model" not in available_phases():
+        return frozenset()
+    from conformance.model.test_model import JUDGED
+
+    return frozenset(JUDGED)
+
+
 def phases_for(fault: Fault) -> list[str]:
-    """A session fault also runs the model phase: its checks judge the same requirements (one
-    shared exploration, seconds), and a check no fault reaches would be listed as never red.
-    Late faults stay in the scenarios: the model needs the test clock they run without."""
-    if fault.phase == "scenarios" and not is_late(fault) and "model" in available_phases():
+    """A session fault also runs the model phase when the model judges one of its requirements:
+    those model checks would otherwise be listed as never red. A fault of other requirements
+    would only start the phase to select nothing. Late faults stay in the scenarios: the model
+    needs the test clock they run without."""
+    if fault.phase == "scenarios" and not is_late(fault) and model_judges() & set(fault.requirements):
         return ["scenarios", "model"]
     return [fault.phase]
+
+
+# The longest runs first, so that no long one starts last and runs alone: a whole clean run,
+# then the fuzz campaigns, then the late faults' real-time windows, then the short rest.
+_FIRST = ("fuzz", "late", "model", "contracts", "scenarios")
+
+
+def _longest_first(fault: Fault) -> int:
+    return _FIRST.index("late" if is_late(fault) else fault.phase)
 
 
 def _one(fault: Fault | None, full: bool, reports: Path) -> RunOutcome:
@@ -86,7 +105,7 @@ def selftest(
         chosen = [f for f in chosen if is_late(f)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         clean = pool.submit(_one, None, full, reports)
-        futures = {pool.submit(_one, f, full, reports): f for f in chosen}
+        futures = {pool.submit(_one, f, full, reports): f for f in sorted(chosen, key=_longest_first)}
         results = [FaultResult(futures[fut], fut.result()) for fut in futures]
         return clean.result(), sorted(results, key=lambda r: r.fault.name)
 
