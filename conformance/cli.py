@@ -98,6 +98,11 @@ def _selftest(args: argparse.Namespace) -> int:
     if args.json:
         kills.write(Path(args.json))
     survivors = [r.fault.name for r in results if not r.caught]
+    if args.record_known and clean.exit_code == 0 and not survivors:
+        # Only a selftest that proved itself says what a fault is seen breaking.
+        from conformance import known_breaks
+
+        print(f"\nrecorded what {len(results)} fault(s) were seen breaking in {known_breaks.record(kills, args.full)}")
     if clean.exit_code != 0:
         print(f"\nthe clean reference did not pass every check (exit {clean.exit_code}); see {clean.run_dir}")
         return 1
@@ -113,10 +118,20 @@ def _selftest(args: argparse.Namespace) -> int:
 
 
 def _faults(args: argparse.Namespace) -> int:
+    from conformance import known_breaks
     from conformance.reference.faults import FAULTS
 
+    known = known_breaks.load()
+    print(f"{'fault':<36} {'declared':<22} {'also seen breaking':<22} what it does")
     for fault in FAULTS.values():
-        print(f"{fault.name:<36} {','.join(fault.requirements):<22} {fault.description}")
+        row = known.get(fault.name)
+        seen = [rid for rid in row["seen"] if rid not in fault.requirements] if row else []
+        also = ",".join(seen) if row else "(not yet seen)"
+        print(f"{fault.name:<36} {','.join(fault.requirements):<22} {also or '-':<22} {fault.description}")
+    print(
+        "\ndeclared: the requirements whose checks must catch the fault; also seen breaking: other requirements "
+        f"whose checks the selftest saw it turn red ({known_breaks.KNOWN.name}; refresh: {known_breaks.REFRESH})"
+    )
     return 0
 
 
@@ -204,6 +219,11 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--parallel", type=int, default=3, help="runs at once (they mostly wait on the target)")
     st.add_argument("--late", action="store_true", help="only the late faults (run without the test clock)")
     st.add_argument("--json", metavar="PATH", help="write the per-check kill matrix (checks x faults) as JSON")
+    st.add_argument(
+        "--record-known",
+        action="store_true",
+        help="after a passing selftest, record what each fault run was seen breaking (`conformance faults`)",
+    )
     st.set_defaults(func=_selftest)
 
     ini = sub.add_parser("init", help="write a commented target.toml and a git-ignored secrets/ folder")
@@ -218,7 +238,9 @@ def parser() -> argparse.ArgumentParser:
     ini.add_argument("--force", action="store_true", help="overwrite an existing target.toml")
     ini.set_defaults(func=_init)
 
-    faults = sub.add_parser("faults", help="list the reference implementation's faults")
+    faults = sub.add_parser(
+        "faults", help="list the reference implementation's faults: requirements declared, and seen breaking"
+    )
     faults.set_defaults(func=_faults)
     return top
 
