@@ -1,6 +1,8 @@
 """`conformance selftest`: the clean reference passes every check and every fault is caught.
 
-This is the proof that no check of the suite is vacuous; it runs the whole fault list."""
+This is the proof that no check of the suite is vacuous; it runs the whole fault list once
+(the late faults included, as `--late` runs them), and every test of that run reads its
+kill matrix. The selftest's own logic is tested on synthetic outcomes."""
 
 from __future__ import annotations
 
@@ -12,10 +14,13 @@ import pytest
 
 from conformance.reference.faults import FAULTS
 
+LATE = {name for name, f in FAULTS.items() if f.apply.__module__.endswith(".late")}
 
-@pytest.mark.timeout(1500)  # dozens of whole runs; bounded by the selftest's own run deadlines
-def test_every_fault_is_caught_every_check_turns_red_and_the_clean_reference_passes(tmp_path):
-    matrix = tmp_path / "kill-matrix.json"
+
+@pytest.fixture(scope="module")
+def whole_selftest(tmp_path_factory):
+    """One real `conformance selftest --json` over every fault: (the finished process, its kill matrix)."""
+    matrix = tmp_path_factory.mktemp("selftest") / "kill-matrix.json"
     done = subprocess.run(
         [sys.executable, "-m", "conformance.cli", "selftest", "--json", str(matrix)],
         capture_output=True,
@@ -23,11 +28,18 @@ def test_every_fault_is_caught_every_check_turns_red_and_the_clean_reference_pas
         timeout=1200,
         check=False,
     )
+    return done, (json.loads(matrix.read_text()) if matrix.exists() else {})
+
+
+@pytest.mark.timeout(1500)  # dozens of whole runs; bounded by the selftest's own run deadlines
+def test_every_fault_is_caught_every_check_turns_red_and_the_clean_reference_passes(whole_selftest):
+    done, matrix = whole_selftest
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert f"all {len(FAULTS)} faults caught" in done.stdout
     assert "SURVIVED" not in done.stdout and "NEVER RED" not in done.stdout
-    checks = json.loads(matrix.read_text())["checks"]
+    checks = matrix["checks"]
     assert checks and all(row["killed_by"] for row in checks.values())
+    assert set(matrix["faults"]) == set(FAULTS)
 
 
 def _outcome(verdicts: dict[str, str], code: int = 1):
@@ -130,22 +142,87 @@ NEGATIVE_WINDOWS = {
 }
 
 
-@pytest.mark.timeout(900)
-def test_late_faults_are_caught_without_a_test_clock(tmp_path):
+@pytest.mark.timeout(1500)  # shares the whole selftest's run (whichever test comes first pays)
+def test_late_faults_are_caught_without_a_test_clock(whole_selftest):
     """Every late fault, run against the reference driven without its test clock and with the
     windows the late mode configures, fails the negative window meant for it."""
-    matrix = tmp_path / "late.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "conformance.cli", "selftest", "--late", "--json", str(matrix)],
-        capture_output=True,
-        text=True,
-        timeout=840,
-        check=False,
-    )
+    done, matrix = whole_selftest
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    faults = json.loads(matrix.read_text())["faults"]
-    assert set(faults) == {name for name, f in FAULTS.items() if f.apply.__module__.endswith(".late")}
+    faults = matrix["faults"]
+    assert set(faults) >= LATE and len(LATE) == 4
     for check, fault in NEGATIVE_WINDOWS.items():
         assert f"conformance/scenarios/{check}" in faults[fault]["turned_red"], (check, fault)
     duplicate = faults["late_duplicate_delivery"]["turned_red"]
     assert "conformance/scenarios/test_webhooks.py::test_a_receiver_answering_4xx_or_2xx_is_not_retried" in duplicate
+
+
+def test_late_mode_runs_only_the_late_faults_without_the_test_clock(monkeypatch, tmp_path):
+    """`--late` picks the late faults and runs each with the late windows and no test clock; the
+    others run with the test clock. Checked on the run requests, nothing is run."""
+    from conformance import selftest
+
+    requests = {}
+
+    def fake_run(request):
+        requests[request.overrides["run_id"]] = request
+        return _outcome({}, code=0)
+
+    monkeypatch.setattr(selftest, "run", fake_run)
+    _, results = selftest.selftest(late_only=True, reports=tmp_path)
+    assert {r.fault.name for r in results} == LATE
+    for name in LATE:
+        overrides = requests[f"selftest-{name}"].overrides
+        assert overrides["time.control"] == "none" and overrides["limits.webhook_retry_seconds"] == 12
+        assert requests[f"selftest-{name}"].phases == ["scenarios"]
+    assert "time.control" not in requests["selftest-clean"].overrides
+
+    requests.clear()
+    selftest.selftest(["ended_says_left", "inactive_ignored", "kick_all_count_renamed"], reports=tmp_path)
+    # A session fault runs the model phase only when the model judges one of its requirements.
+    assert requests["selftest-ended_says_left"].phases == ["scenarios", "model"]  # END-02, END-05
+    assert requests["selftest-inactive_ignored"].phases == ["scenarios", "model"]  # MEET-02
+    assert requests["selftest-kick_all_count_renamed"].phases == ["contracts"]
+    assert selftest.phases_for(FAULTS["webhook_filter_ignored"]) == ["scenarios"]  # WH-01: no model check
+
+
+def test_every_fault_has_a_known_row_seen_breaking_a_requirement_it_declares():
+    """The committed record of what each fault was seen breaking (`conformance faults`) covers
+    every fault, and each row includes one of the fault's own requirements: it was caught."""
+    from conformance import catalogue, known_breaks
+
+    known = known_breaks.load()
+    assert set(known) == set(FAULTS), f"refresh with {known_breaks.REFRESH}"
+    ids = catalogue.load().ids()
+    for name, row in known.items():
+        assert set(row["seen"]) & set(FAULTS[name].requirements), name
+        assert set(row["seen"]) <= set(ids) and row["checks"] in ("targeted", "full")
+
+
+def test_faults_lists_what_each_fault_is_declared_and_seen_breaking(monkeypatch, capsys, tmp_path):
+    from conformance import cli, kill_matrix, known_breaks, selftest
+
+    path = tmp_path / "known.json"
+    monkeypatch.setattr(known_breaks, "KNOWN", path)
+    # A passing selftest of one fault, its run also turning a CLASS-05 check red.
+    clean = _with_checks(
+        {"t::end": ("END-02", "pass"), "t::kick": ("END-05", "pass"), "t::c5": ("CLASS-05", "pass")}, 0
+    )
+    seen = _with_checks({"t::end": ("END-02", "fail"), "t::kick": ("END-05", "pass"), "t::c5": ("CLASS-05", "fail")})
+    run = selftest.FaultResult(FAULTS["ended_says_left"], seen)
+    monkeypatch.setattr(selftest, "selftest", lambda *a, **k: (clean, [run]))
+    assert cli.main(["selftest", "--fault", "ended_says_left", "--full", "--record-known"]) == 0
+    assert known_breaks.load(path) == {"ended_says_left": {"seen": ["CLASS-05", "END-02"], "checks": "full"}}
+    assert kill_matrix.build(clean, [run]).faults["ended_says_left"]["turned_red"] == ["t::c5", "t::end"]
+
+    capsys.readouterr()
+    assert cli.main(["faults"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = next(line for line in lines if line.startswith("ended_says_left "))
+    assert row.split()[1:3] == ["END-02,END-05", "CLASS-05"]
+    assert "(not yet seen)" in next(line for line in lines if line.startswith("inactive_ignored "))
+
+    # A selftest that did not prove itself records nothing.
+    survivor = selftest.FaultResult(FAULTS["inactive_ignored"], _with_checks({}))
+    monkeypatch.setattr(selftest, "selftest", lambda *a, **k: (clean, [survivor]))
+    assert cli.main(["selftest", "--fault", "inactive_ignored", "--record-known"]) == 1
+    assert set(known_breaks.load(path)) == {"ended_says_left"}
