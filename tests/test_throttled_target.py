@@ -38,9 +38,9 @@ def run_against(server: ThreadedServer, tmp_path: Path, budget: int, *args: str)
 def test_a_run_stays_inside_the_targets_limit(tmp_path: Path) -> None:
     """One request budget for the whole run, shared by the test process, the pact verifier and
     the runner's sweeps: the target allows 25 per 10 s, the budget is 20 (the margin of the
-    default 200 under RealtimeKit's 250), and a selection of scenarios and every contract
-    needs well over 25 requests. The budget binds (the run waits for it) and the target never
-    answers 429. Asking for two workers is refused with a note (a shared target's webhooks
+    default 200 under RealtimeKit's 250), and a selection of scenarios and contracts (one
+    pact verifier) needs more than 25 requests. The budget binds (the run waits for it) and
+    the target never answers 429. Asking for two workers is refused with a note (a shared target's webhooks
     would cross between them)."""
     selection = ("--requirement", "END-01", "--requirement", "PERM-06", "--requirement", "API-03")
     with ThreadedServer(ReferenceSettings(test_clock=True, requests_per_10s=25)) as server:
