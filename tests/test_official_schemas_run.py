@@ -14,7 +14,6 @@ import os
 import secrets
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +22,8 @@ import httpx
 import pytest
 import schemathesis
 from schemathesis.core.failures import Failure, FailureGroup
+
+from tests.processes import isolated_env, serve
 
 OFFICIAL = Path(__file__).resolve().parent.parent / "openapi" / "cloudflare-realtimekit-openapi.yaml"
 APP = "/accounts/{account_id}/realtime/kit/{app_id}"
@@ -38,7 +39,6 @@ IMPLEMENTED = (
 )
 EXAMPLES = 4
 SEED = 7
-READY_SECONDS = 30
 RUN_SECONDS = 150
 TOKEN_VARIABLE = "RTKC_OFFICIAL_RUN_TOKEN"
 
@@ -47,35 +47,14 @@ TOKEN_VARIABLE = "RTKC_OFFICIAL_RUN_TOKEN"
 def reference() -> Iterator[dict[str, str]]:
     """`conformance serve --port 0` with a token chosen here; its ready line (no token in it)."""
     token = "rtka_" + secrets.token_urlsafe(24)
-    env = {**os.environ, "RTK_REFERENCE_ADMIN_TOKEN": token}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "conformance.cli", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.append(server.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(READY_SECONDS)  # a deadline on the ready line, never a fixed sleep
-        assert lines and lines[0].strip(), f"conformance serve printed no ready line within {READY_SECONDS}s"
-        ready = json.loads(lines[0])
+    with serve(env=isolated_env(RTK_REFERENCE_ADMIN_TOKEN=token)) as server:
+        ready = server.ready
         yield {
             "base_url": ready["base_url"],
             "account_id": ready["account_id"],
             "app_id": ready["app_id"],
             "token": token,
         }
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(10)
 
 
 def config(reference: dict[str, str]) -> str:

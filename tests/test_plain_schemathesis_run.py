@@ -12,11 +12,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import select
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,48 +21,19 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.processes import isolated_env, serve
+
 ROOT = Path(__file__).parents[1]
 DESCRIPTION = ROOT / "openapi" / "realtimekit.yaml"
-READY_SECONDS = 30
 RUN_SECONDS = 150  # measured 22 s idle, 61 s on 2 busy shared cores
-
-
-def ready_line(proc: subprocess.Popen[str], deadline: float) -> dict[str, Any]:
-    """The JSON line `conformance serve` prints once it listens, waited for with a deadline."""
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        readable, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if readable:
-            line = proc.stdout.readline()
-            if not line:
-                break  # the server died before it was ready
-            return json.loads(line)
-    pytest.fail(f"conformance serve did not get ready (exit {proc.poll()})")
 
 
 @pytest.fixture
 def reference(tmp_path: Path) -> Iterator[dict[str, Any]]:
     token = "h6-" + secrets.token_urlsafe(16)
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "conformance.cli", "serve", "--port", "0", "--db", str(tmp_path / "ref.sqlite3")],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-        env={**os.environ, "RTK_REFERENCE_ADMIN_TOKEN": token},
-    )
-    try:
-        info = ready_line(proc, time.monotonic() + READY_SECONDS)
-        assert info["api_token"] == token
-        yield info
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.close()
+    with serve("--db", str(tmp_path / "ref.sqlite3"), env=isolated_env(RTK_REFERENCE_ADMIN_TOKEN=token)) as server:
+        assert server.ready["api_token"] == token
+        yield server.ready
 
 
 def config_file(info: dict[str, Any], where: Path) -> Path:
