@@ -12,11 +12,14 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.conftest import Ran
 
 # Without the background-networking flags Chromium reaches out to the network on its own.
 FLAGS = [
@@ -62,32 +65,10 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    reports = tmp_path_factory.mktemp("reports")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "conformance.cli",
-            "run",
-            "--reports-dir",
-            str(reports),
-            "--run-id",
-            "fault",
-            "--workers",
-            "1",
-            "--reference-fault",
-            "ended_says_left",
-            "--requirement",
-            "END-02",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
-    return reports / "fault" / "report.html"
+def report(faulty_run: Ran) -> Path:
+    """The shared fault run's page (tests/conftest.py): END-02 fails, END-06 passes."""
+    assert faulty_run.done.returncode == 1, faulty_run.output_tail()
+    return faulty_run.run_dir / "report.html"
 
 
 def _run_chromium(chromium: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -127,7 +108,8 @@ def test_the_dom_holds_the_verdict_and_the_requirement_rows(chromium: str, repor
     row = dom[dom.index('<tr class="o-fail" id="req-END-02">') :]
     row = row[: row.index("</tr>")]
     assert "FAIL" in row and "roomLeft state after kick-all" in row
-    assert dom.count('id="req-') == 1  # a run restricted to END-02 has one requirement row
+    # A restricted run has a row for each requirement it judged, and no other.
+    assert dom.count('id="req-') == 2 and '<tr class="o-pass" id="req-END-06">' in dom
     failures = dom[dom.index('id="failures"') : dom.index('id="matrix"')]
     assert "HTTP exchanges" in failures and "Client events" in failures
 

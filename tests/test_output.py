@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,6 +24,9 @@ from conformance.runner import RunOutcome, summary
 from conformance.selection import canonical_requirements, partial_scope
 from conformance.verdict import Verdict, table
 from tests.test_reports import make_run
+
+if TYPE_CHECKING:
+    from tests.conftest import Ran
 
 IDS = catalogue.load().ids()
 RUN = [sys.executable, "-m", "conformance.cli", "run"]
@@ -107,29 +111,19 @@ def test_an_explicit_comparison_says_what_differs(tmp_path: Path):
 # -- one real run, from outside the checkout -------------------------------------------------
 
 
-def test_a_run_from_elsewhere_prints_the_suites_words_and_no_third_party_warning(tmp_path: Path):
-    """Started from another working directory (as after a wheel install): no pytest-asyncio
-    deprecation warning, no FAILED/passed totals, check names instead of file paths."""
-    reports = str(tmp_path / "reports")
-    selection = ["--requirement", "end-02", "--phase", "scenarios", "--reference-fault", "ended_says_left"]
-    done = subprocess.run(
-        [*RUN, *selection, "--reports-dir", reports, "--workers", "1"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
-        check=False,
-    )
+def test_a_run_from_elsewhere_prints_the_suites_words_and_no_third_party_warning(faulty_run: Ran):
+    """Started from another working directory (as after a wheel install), with a requirement id
+    typed in lower case: no pytest-asyncio deprecation warning, no FAILED/passed totals, check
+    names instead of file paths. The session's shared fault run (tests/conftest.py) is that run."""
+    done = faulty_run.done
     out = done.stdout + done.stderr
     assert done.returncode == 1, out[-3000:]
     assert "Warning" not in out, out[:3000]
     assert "FAILED" not in out and not re.search(r"\d+ (failed|passed|errors?)\b", out), out[-3000:]
     assert "FAIL     END-02 everyone gets roomLeft ended" in done.stdout, done.stdout[-3000:]
     assert "test_end_session.py" not in done.stdout
-    run_dir = next(p for p in (tmp_path / "reports").iterdir() if p.is_dir() and not p.is_symlink())
     documented = {"results.jsonl", "results.json", "junit.xml", "report.html", "evidence", "traffic", "engine.log"}
-    assert {p.name for p in run_dir.iterdir()} <= documented | {"certificate.json"}
+    assert {p.name for p in faulty_run.run_dir.iterdir()} <= documented | {"certificate.json"}
 
 
 # -- the HTML: failures by cause, the event stream for a realtime failure ----------------------

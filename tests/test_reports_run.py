@@ -8,22 +8,16 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from conformance.reports.stream import sha256_of
+from conformance.verdict import read_results
 
-
-@dataclass
-class Ran:
-    done: subprocess.CompletedProcess[str]
-    run_dir: Path
-
-    @property
-    def records(self) -> list[dict]:
-        return [json.loads(line) for line in (self.run_dir / "results.jsonl").read_text().splitlines()]
+if TYPE_CHECKING:
+    from tests.conftest import Ran
 
 
 def conformance(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -37,43 +31,20 @@ def conformance(*args: str, timeout: float = 300) -> subprocess.CompletedProcess
     )
 
 
+# The clean and the faulty run are the session's shared ones (tests/conftest.py).
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("reports")
-
-
-@pytest.fixture(scope="module")
-def clean(reports: Path) -> Ran:
-    done = conformance("run", "--reports-dir", str(reports), "--run-id", "clean")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return Ran(done, reports / "clean")
+def clean(clean_run: Ran) -> Ran:
+    assert clean_run.done.returncode == 0, clean_run.output_tail()
+    return clean_run
 
 
 @pytest.fixture(scope="module")
-def faulty(reports: Path, clean: Ran) -> Ran:
-    done = conformance(
-        "run",
-        "--reports-dir",
-        str(reports),
-        "--run-id",
-        "faulty",
-        "--workers",
-        "1",
-        "--reference-fault",
-        "ended_says_left",
-        "--requirement",
-        "END-02",
-        "--requirement",
-        "END-06",
-        # Another target (a fault) and another selection: compared only because it is asked for.
-        "--compare",
-        str(reports / "clean"),
-    )
-    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
-    return Ran(done, reports / "faulty")
+def faulty(faulty_run: Ran) -> Ran:
+    assert faulty_run.done.returncode == 1, faulty_run.output_tail()
+    return faulty_run
 
 
-def test_a_run_against_the_reference_writes_every_report(clean: Ran, reports: Path):
+def test_a_run_against_the_reference_writes_every_report(clean: Ran):
     run_dir = clean.run_dir
     for name in (
         "results.jsonl",
@@ -84,7 +55,7 @@ def test_a_run_against_the_reference_writes_every_report(clean: Ran, reports: Pa
         "evidence/exchanges.har",
     ):
         assert (run_dir / name).is_file(), name
-    assert (reports / "latest").resolve() == run_dir.resolve()
+    assert (run_dir.parent / "latest").resolve() == run_dir.resolve()
     records = clean.records
     assert len({r["nodeid"] for r in records}) == len(records)  # one line per check, none twice
     assert all(r["profile"] and r["evidence"] for r in records)
@@ -148,11 +119,11 @@ def test_an_asked_for_comparison_is_made_and_says_what_differs(faulty: Ran):
     assert all(c["requirements"] == ["END-02"] for c in comparison["new_failures"])
 
 
-def test_rerun_failed_runs_only_the_checks_that_did_not_pass(faulty: Ran, reports: Path):
+def test_rerun_failed_runs_only_the_checks_that_did_not_pass(faulty: Ran, tmp_path: Path):
     done = conformance(
         "run",
         "--reports-dir",
-        str(reports),
+        str(tmp_path),
         "--run-id",
         "again",
         "--workers",
@@ -163,13 +134,14 @@ def test_rerun_failed_runs_only_the_checks_that_did_not_pass(faulty: Ran, report
         str(faulty.run_dir),
     )
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
-    again = Ran(done, reports / "again")
-    assert sorted(r["nodeid"] for r in again.records) == failed_checks(faulty)
-    assert all(r["requirements"] == ["END-02"] for r in again.records)
+    again = tmp_path / "again"
+    records = read_results(again / "results.jsonl")
+    assert sorted(r["nodeid"] for r in records) == failed_checks(faulty)
+    assert all(r["requirements"] == ["END-02"] for r in records)
     assert [line.split()[0] for line in done.stdout.splitlines() if line.startswith(("END-", "PERM-"))] == ["END-02"]
     progress = [line.split()[:2] for line in done.stdout.splitlines() if line.startswith(("pass ", "FAIL "))]
     assert progress and all(requirement == "END-02" for _, requirement in progress)
-    meta = json.loads((again.run_dir / "results.json").read_text())["run"]
+    meta = json.loads((again / "results.json").read_text())["run"]
     assert meta["rerun_of"] == str(faulty.run_dir) and sorted(meta["phases"]) == ["model", "scenarios"]
 
 

@@ -4,7 +4,6 @@ the target is down, broken or silent (the run ends in time and says who is to bl
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import subprocess
@@ -12,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,6 +26,9 @@ from tests.hostile import (
     WrongContentType,
     closed_port_url,
 )
+
+if TYPE_CHECKING:
+    from tests.conftest import Ran
 
 
 def conformance(
@@ -54,35 +56,23 @@ def target_env(base_url: str) -> dict[str, str]:
     }
 
 
-def test_a_run_against_the_reference_passes_every_requirement(tmp_path: Path):
-    done = conformance("run", "--reports-dir", str(tmp_path), "--run-id", "ref")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "CONFORMANT" in done.stdout
-    records = [json.loads(line) for line in (tmp_path / "ref" / "results.jsonl").read_text().splitlines()]
+def test_a_run_against_the_reference_passes_every_requirement(clean_run: Ran):
+    assert clean_run.done.returncode == 0, clean_run.output_tail()
+    assert "CONFORMANT" in clean_run.done.stdout
+    records = clean_run.records
     assert records and all(r["outcome"] == "pass" for r in records)
     assert {rid for r in records for rid in r["requirements"]} >= {"END-01", "PERM-01", "CLASS-03", "WH-03"}
 
 
-def test_a_run_against_a_fault_fails_with_exit_1_naming_the_requirement(tmp_path: Path):
-    done = conformance(
-        "run",
-        "--reports-dir",
-        str(tmp_path),
-        "--reference-fault",
-        "ended_says_left",
-        "--requirement",
-        "END-02",
-        "--requirement",
-        "END-01",
-    )
-    assert done.returncode == 1, done.stdout[-3000:]
+def test_a_run_against_a_fault_fails_with_exit_1_naming_the_requirement(faulty_run: Ran):
+    done = faulty_run.done
+    assert done.returncode == 1, faulty_run.output_tail()
     assert "NOT CONFORMANT" in done.stdout
     # The row shows one failing check's reason (the model's or the scenario's): both name the
     # state the rules want and the one the target gave.
     verdict, detail = table_row(done.stdout, "END-02")
     assert verdict == "FAIL" and "'ended'" in detail and "'left'" in detail, detail
-    records = [json.loads(line) for line in next(tmp_path.glob("*/results.jsonl")).read_text().splitlines()]
-    scenario = next(r for r in records if "END-02" in r["requirements"] and r["phase"] == "scenarios")
+    scenario = next(r for r in faulty_run.records if "END-02" in r["requirements"] and r["phase"] == "scenarios")
     assert scenario["outcome"] == "fail" and "roomLeft state" in scenario["message"]
 
 

@@ -1,0 +1,66 @@
+"""How long the project's own tests take: the README's test command (`python -m pytest -q`)
+with `--durations=25`, timed from outside.
+
+    .venv/bin/python bench/test_time.py                      # the whole suite, as the README runs it
+    .venv/bin/python bench/test_time.py tests/test_run.py    # any pytest arguments pass through
+
+Prints pytest's own output as it comes, then the wall time, the CPU time of every process the
+tests started (pytest, its xdist workers, each `conformance run` and the processes below it:
+`RUSAGE_CHILDREN` counts every descendant that was waited for), and the slowest tests.
+Not a test (nothing here is collected): a time measured on a shared machine gates nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SLOWEST_SHOWN = 10
+DURATION = re.compile(r"^(\d+\.\d+)s (setup|call|teardown)\s+(\S+)")
+
+
+def pytest_command(args: list[str]) -> list[str]:
+    durations = [] if any(a.startswith("--durations") for a in args) else ["--durations=25"]
+    return [sys.executable, "-m", "pytest", "-q", *durations, *args]
+
+
+def slowest(output: str) -> list[tuple[float, str, str]]:
+    """(seconds, phase, test id) from pytest's durations table, slowest first."""
+    found = [(float(m[1]), m[2], m[3]) for line in output.splitlines() if (m := DURATION.match(line))]
+    return sorted(found, reverse=True)
+
+
+def cpu_seconds(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
+def main(args: list[str]) -> int:
+    command = pytest_command(args)
+    print("$", " ".join(command), flush=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    lines: list[str] = []
+    with subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # passed through as it comes: a long suite shows its progress
+            sys.stdout.write(line)
+            lines.append(line)
+    wall = time.perf_counter() - started
+    cpu = cpu_seconds(resource.getrusage(resource.RUSAGE_CHILDREN)) - cpu_seconds(before)
+    print()
+    print(f"pytest exit code {proc.returncode}")
+    print(f"wall time: {wall:.1f} s ({wall / 60:.1f} min)")
+    print(f"CPU time:  {cpu:.1f} s ({cpu / 60:.1f} CPU-min, user + system, every child process included)")
+    print(f"slowest {SLOWEST_SHOWN}:")
+    for seconds, phase, test in slowest("".join(lines))[:SLOWEST_SHOWN]:
+        print(f"  {seconds:8.2f} s  {phase:<8} {test}")
+    return proc.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

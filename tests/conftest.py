@@ -1,0 +1,134 @@
+"""Runs of `conformance run` against the embedded reference, made once per test session and
+read by every test that only reads what such a run printed and wrote.
+
+A full clean run costs about a minute of two cores; five test files used to make their own.
+`clean_run` is that run; `faulty_run` is one restricted run against the `ended_says_left` fault,
+started from another working directory and compared with `clean_run`. Under pytest-xdist each
+worker is its own process with its own session fixtures: the first worker to ask makes the run
+under a file lock, the others read the folder it left (the pattern pytest-xdist documents).
+A test that reads a shared run must not write into its folder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "conformance.cli"]
+# A shared run is made inside the first test that asks for it (or waits for it under the lock):
+# that test gets time for the run itself, on a busy machine.
+SHARED_RUN_TIMEOUT = 900
+SHARED_FIXTURES = {"clean_run", "faulty_run"}
+
+
+@dataclass(frozen=True)
+class Ran:
+    """A finished `conformance run`: what it printed, its exit code, and its run folder."""
+
+    done: subprocess.CompletedProcess[str]
+    run_dir: Path
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in (self.run_dir / "results.jsonl").read_text().splitlines()]
+
+    def output_tail(self) -> str:
+        return self.done.stdout[-3000:] + self.done.stderr[-3000:]
+
+
+def run_env(**extra: str) -> dict[str, str]:
+    """This environment without RTKC_* or RTK_REFERENCE_*: a developer's own settings must not
+    point a run at another target or give the reference other tokens."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RTKC_", "RTK_REFERENCE_"))}
+    return {**env, **extra}
+
+
+def conformance(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=env or run_env(), cwd=cwd, check=False
+    )
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for the whole session: xdist workers' base temps are siblings under it."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-runs"
+    root.mkdir(exist_ok=True)
+    return root
+
+
+def shared_run(root: Path, name: str, make: Callable[[Path], tuple[subprocess.CompletedProcess[str], Path]]) -> Ran:
+    """`make(folder)` runs once per session under `root/name`; later callers read its record."""
+    folder = root / name
+    record = folder / "process.json"
+    with _locked(root / f"{name}.lock"):
+        if not record.exists():
+            folder.mkdir(exist_ok=True)
+            done, run_dir = make(folder)
+            saved = {"args": done.args, "returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
+            record.write_text(json.dumps({"process": saved, "run_dir": str(run_dir)}))
+    saved = json.loads(record.read_text())
+    return Ran(subprocess.CompletedProcess(**saved["process"]), Path(saved["run_dir"]))
+
+
+@pytest.fixture(scope="session")
+def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Ran:
+    """A full run against the clean embedded reference (every phase, every profile), alone in
+    its reports folder (so `latest` points at it)."""
+
+    def make(folder: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
+        done = conformance("run", "--reports-dir", str(folder / "reports"), "--run-id", "clean", timeout=600)
+        return done, folder / "reports" / "clean"
+
+    return shared_run(_shared_root(tmp_path_factory), "clean", make)
+
+
+# The faulty run's selection: END-02 fails under the fault (a scenario and a model-phase check);
+# END-06 passes under it. Typed lower case, as a user may.
+FAULTY_SELECTION = ("--requirement", "end-02", "--requirement", "END-06")
+
+
+@pytest.fixture(scope="session")
+def faulty_run(tmp_path_factory: pytest.TempPathFactory, clean_run: Ran) -> Ran:
+    """`ended_says_left`, END-02 and END-06, one worker, asked to compare with `clean_run` (another
+    target, another selection), started from a folder outside the checkout as after a wheel
+    install. Exit 1 expected; each test asserts what it relies on."""
+
+    def make(folder: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
+        elsewhere = folder / "cwd"
+        elsewhere.mkdir()
+        args = ["run", "--reports-dir", str(folder / "reports"), "--run-id", "faulty", "--workers", "1"]
+        args += ["--reference-fault", "ended_says_left", *FAULTY_SELECTION, "--compare", str(clean_run.run_dir)]
+        done = conformance(*args, env=run_env(PYTHONPATH=str(REPO)), cwd=elsewhere, timeout=600)
+        return done, folder / "reports" / "faulty"
+
+    return shared_run(_shared_root(tmp_path_factory), "faulty", make)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SHARED_RUN_TIMEOUT))
