@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -370,24 +371,14 @@ def conformance(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
     )
 
 
-def test_the_contracts_phase_passes_against_the_reference(tmp_path: Path):
-    done = conformance(
-        "run",
-        "--phase",
-        "contracts",
-        "--workers",
-        "1",
-        "--reports-dir",
-        str(tmp_path),
-        "--run-id",
-        "clean",
-        *(f"--requirement={r}" for r in CONTRACT_REQUIREMENTS),
-    )
+def test_the_contracts_phase_passes_against_the_reference(published: Published):
+    """Read from the run that also publishes (the `published` fixture, below with the broker)."""
+    done, reports = published.done, published.reports
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    records = [json.loads(line) for line in (tmp_path / "clean" / "results.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (reports / "published" / "results.jsonl").read_text().splitlines()]
     assert len(records) == 13 and {r["phase"] for r in records} == {"contracts"}
     assert all(r["outcome"] == "pass" for r in records)
-    assert not any("canary-admin-4444" in p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file())
+    assert not any("canary-admin-4444" in p.read_text(errors="replace") for p in reports.rglob("*") if p.is_file())
 
 
 @pytest.mark.parametrize(
@@ -480,7 +471,18 @@ class BrokerServer:
         self.server.server_close()
 
 
-def test_a_run_spread_over_two_workers_publishes_each_pact_once(tmp_path: Path):
+@dataclass(frozen=True)
+class Published:
+    done: subprocess.CompletedProcess[str]
+    reports: Path
+    seen: list[tuple[str, str, str | None, bytes]]
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
+    """One clean contracts run, over two workers, publishing to a fake broker: the phase's pass
+    against the reference and its publishing are read from it (one run of the phase, not two)."""
+    reports = tmp_path_factory.mktemp("contracts")
     with BrokerServer() as fake:
         env = {
             "RTKC_PACT_PUBLISH": "true",
@@ -495,19 +497,25 @@ def test_a_run_spread_over_two_workers_publishes_each_pact_once(tmp_path: Path):
             "--workers",
             "2",
             "--reports-dir",
-            str(tmp_path),
+            str(reports),
             "--run-id",
             "published",
             *(f"--requirement={r}" for r in CONTRACT_REQUIREMENTS),
             env=env,
         )
+    return Published(done, reports, fake.seen)
+
+
+def test_a_run_spread_over_two_workers_publishes_each_pact_once(published: Published):
+    done, seen = published.done, published.seen
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert sorted((method, path.split("/consumer/")[1].split("/")[0]) for method, path, _, _ in fake.seen) == [
+    assert sorted((method, path.split("/consumer/")[1].split("/")[0]) for method, path, _, _ in seen) == [
         ("POST", "session-admin-backend"),
         ("POST", "webhook-receiver"),
         ("PUT", "session-admin-backend"),
         ("PUT", "webhook-receiver"),
     ]
-    assert all(auth == f"Bearer {BROKER_TOKEN}" for _, _, auth, _ in fake.seen)
-    assert all(json.loads(body)["success"] is True for method, _, _, body in fake.seen if method == "POST")
-    assert not any(BROKER_TOKEN in p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file())
+    assert all(auth == f"Bearer {BROKER_TOKEN}" for _, _, auth, _ in seen)
+    assert all(json.loads(body)["success"] is True for method, _, _, body in seen if method == "POST")
+    files = [p for p in published.reports.rglob("*") if p.is_file()]
+    assert not any(BROKER_TOKEN in p.read_text(errors="replace") for p in files)

@@ -184,15 +184,23 @@ def run(tmp_path: Path, expect: Path, *args: str) -> subprocess.CompletedProcess
     )
 
 
+SCENARIOS = ("--phase", "scenarios")
+
+
 def verdict_line(stdout: str, rid: str) -> str:
     return next(line for line in stdout.splitlines() if line.startswith(rid))
+
+
+# Two real runs prove the wiring (the runner loads the file, marks the records, counts its
+# problems in the exit code, prints and publishes them); what each kind of entry does is judged
+# above on records. Both runs select END-02's scenario alone (the fault fails it) and END-06.
 
 
 def test_a_run_with_the_failure_expected_passes_without_a_certificate(tmp_path: Path):
     expect = write(
         tmp_path, '[[expected]]\nrequirement = "END-02"\nreason = "ACME-1: says left"\nexpires = 2999-12-31\n'
     )
-    done = run(tmp_path, expect, "--reference-fault", "ended_says_left", "--requirement", "END-02")
+    done = run(tmp_path, expect, "--reference-fault", "ended_says_left", "--requirement", "END-02", *SCENARIOS)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "xfail" in verdict_line(done.stdout, "END-02") and "ACME-1: says left" in done.stdout
     run_dir = tmp_path / "reports" / "x"
@@ -203,21 +211,22 @@ def test_a_run_with_the_failure_expected_passes_without_a_certificate(tmp_path: 
     assert results["requirements"][0]["expectation"]["reason"] == "ACME-1: says left"
 
 
-def test_a_run_where_the_expected_failure_passes_fails(tmp_path: Path):
-    expect = write(tmp_path, '[[expected]]\nrequirement = "END-06"\nreason = "ACME-2"\n')
-    done = run(tmp_path, expect, "--requirement", "END-06")
+def test_a_run_with_a_stale_and_an_expired_entry_fails_naming_both(tmp_path: Path):
+    """END-06 passes although expected to fail (stale); END-02's entry has expired, so its
+    failure counts again. Each alone fails the run (see the record-level tests above)."""
+    expect = write(
+        tmp_path,
+        '[[expected]]\nrequirement = "END-06"\nreason = "ACME-2"\n'
+        '[[expected]]\nrequirement = "END-02"\nreason = "ACME-1"\nexpires = 2020-01-01\n',
+    )
+    selection = ("--requirement", "END-02", "--requirement", "END-06", *SCENARIOS)
+    done = run(tmp_path, expect, "--reference-fault", "ended_says_left", *selection)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     assert "expected to fail but passed: remove the stale entry for END-06" in done.stdout
-    page = (tmp_path / "reports" / "x" / "report.html").read_text()
-    assert "Expectation file problems" in page and "stale entry for END-06" in page
-
-
-def test_a_run_with_an_expired_entry_fails(tmp_path: Path):
-    expect = write(tmp_path, '[[expected]]\nrequirement = "END-02"\nreason = "ACME-1"\nexpires = 2020-01-01\n')
-    done = run(tmp_path, expect, "--reference-fault", "ended_says_left", "--requirement", "END-02")
-    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     assert "expectation expired on 2020-01-01" in verdict_line(done.stdout, "END-02")
     assert "FAIL" in verdict_line(done.stdout, "END-02")
+    page = (tmp_path / "reports" / "x" / "report.html").read_text()
+    assert "Expectation file problems" in page and "stale entry for END-06" in page
 
 
 def test_a_broken_expectation_file_stops_the_run_before_it_starts(tmp_path: Path):
