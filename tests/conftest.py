@@ -72,6 +72,11 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _text(output: bytes | str | None) -> str:
+    """What a timed-out child printed (bytes even when text was asked for)."""
+    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
+
+
 def _shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One folder for the whole session: xdist workers' base temps are siblings under it."""
     base = tmp_path_factory.getbasetemp()
@@ -87,7 +92,12 @@ def shared_run(root: Path, name: str, make: Callable[[Path], tuple[subprocess.Co
     with _locked(root / f"{name}.lock"):
         if not record.exists():
             folder.mkdir(exist_ok=True)
-            done, run_dir = make(folder)
+            try:
+                done, run_dir = make(folder)
+            except subprocess.TimeoutExpired as exc:
+                # Recorded like an exit: every test that reads this run fails at once with the
+                # reason, instead of each one running it again until its own deadline.
+                done, run_dir = subprocess.CompletedProcess(exc.cmd, -1, _text(exc.stdout), f"{exc}"), folder
             saved = {"args": done.args, "returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
             record.write_text(json.dumps({"process": saved, "run_dir": str(run_dir)}))
     saved = json.loads(record.read_text())
