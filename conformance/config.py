@@ -24,7 +24,6 @@ from conformance.errors import ConfigError
 from conformance.redaction import REDACTED
 
 __all__ = [
-    "ALL_PROFILES",
     "EXAMPLE_TOML",
     "DriverConfig",
     "FuzzConfig",
@@ -40,7 +39,6 @@ __all__ = [
     "load_config",
 ]
 
-ALL_PROFILES: tuple[str, ...] = PROFILES
 UNSET = "[unset]"
 
 
@@ -275,11 +273,11 @@ def _profiles(raw: object, where: str) -> tuple[str, ...]:
     if isinstance(raw, str):
         raw = [p.strip() for p in raw.split(",") if p.strip()]
     chosen = _str_list(raw, where)
-    unknown = [p for p in chosen if p not in ALL_PROFILES]
+    unknown = [p for p in chosen if p not in PROFILES]
     if unknown:
-        raise ConfigError(f"{where}: unknown profile(s) {', '.join(unknown)}; allowed: {', '.join(ALL_PROFILES)}")
+        raise ConfigError(f"{where}: unknown profile(s) {', '.join(unknown)}; allowed: {', '.join(PROFILES)}")
     if not chosen:
-        raise ConfigError(f"{where}: no profile chosen; allowed: {', '.join(ALL_PROFILES)}")
+        raise ConfigError(f"{where}: no profile chosen; allowed: {', '.join(PROFILES)}")
     return tuple(dict.fromkeys(chosen))  # drop repeats, keep order
 
 
@@ -537,7 +535,7 @@ def build(values: Mapping[str, Any]) -> RunConfig:
 
     target: TargetConfig = section(TargetConfig, "target")
     if "target.profiles" not in values and not target.base_url:
-        target = TargetConfig(**{**asdict(target), "profiles": ALL_PROFILES})
+        target = TargetConfig(**{**asdict(target), "profiles": PROFILES})
     tokens: TokensConfig = section(TokensConfig, "tokens")
     driver: DriverConfig = section(DriverConfig, "driver")
 

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from conformance.catalogue import DOCUMENTED_PROFILES
 from conformance.config import EXAMPLE_TOML
 from conformance.errors import ConfigError
 
 SECRETS = "secrets"
-DEFAULT_PROFILES = ["api", "session", "webhooks", "recording"]
+DEFAULT_PROFILES = list(DOCUMENTED_PROFILES)  # what RealtimeKit documents; classroom is opt-in
 # Without a test clock the keep-alive checks (LEAVE-04, session profile) wait out a 60 s
 # timer in real time: the budget must cover it and the check deadline must cover the wait.
 REAL_TIME_BUDGET = 70

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from conformance.catalogue import PROFILES
 from conformance.config import (
     _SETTABLE_KEYS,
-    ALL_PROFILES,
     DOCUMENTED_PROFILES,
     EXAMPLE_TOML,
     load_config,
@@ -35,7 +35,7 @@ def write(tmp_path: Path, text: str, name: str = "rtkc.toml") -> Path:
 def test_defaults_without_a_target() -> None:
     config = load_config(None, {}, {})
     assert config.target.base_url is None
-    assert config.target.profiles == ALL_PROFILES  # the embedded reference claims all it implements
+    assert config.target.profiles == PROFILES  # the embedded reference claims all it implements
     assert config.limits.requests_per_10s == 200
     assert config.limits.event_timeout_seconds == 5.0
     assert config.time.control == "none"

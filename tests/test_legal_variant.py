@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
+from conformance.catalogue import PROFILES
 from tests.legal_variant.choices import CLOCK_204, PUT_SERVED
 from tests.processes import Served, isolated_env
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL_PROFILES = ("api", "session", "webhooks", "recording", "classroom")
 
 
 @contextmanager
@@ -77,7 +77,7 @@ def token_env(info: dict[str, Any]) -> dict[str, str]:
 
 
 def run_against(
-    info: dict[str, Any], tmp_path: Path, *args: str, profiles: tuple[str, ...] = ALL_PROFILES
+    info: dict[str, Any], tmp_path: Path, *args: str, profiles: tuple[str, ...] = PROFILES
 ) -> subprocess.CompletedProcess[str]:
     config = write_config(tmp_path / "variant.toml", info, profiles)
     return subprocess.run(
