@@ -44,6 +44,10 @@ def record(kills: KillMatrix, full: bool, path: Path | None = None) -> Path:
     known = load(path)
     for name, seen in seen_in(kills).items():
         known[name] = {"seen": seen, "checks": "full" if full else "targeted"}
+    return write(known, path)
+
+
+def write(known: dict[str, dict[str, Any]], path: Path) -> Path:
     # One fault a line, so a refresh reads as a diff of the faults whose rows changed.
     rows = ",\n".join(f"  {json.dumps(name)}: {json.dumps(row)}" for name, row in sorted(known.items()))
     path.write_text(f'{{\n "refresh": {json.dumps(REFRESH)},\n "faults": {{\n{rows}\n }}\n}}\n', encoding="utf-8")
