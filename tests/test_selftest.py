@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
@@ -17,18 +16,20 @@ from conformance.reference.faults import FAULTS
 LATE = {name for name, f in FAULTS.items() if f.apply.__module__.endswith(".late")}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def whole_selftest(tmp_path_factory):
-    """One real `conformance selftest --json` over every fault: (the finished process, its kill matrix)."""
-    matrix = tmp_path_factory.mktemp("selftest") / "kill-matrix.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "conformance.cli", "selftest", "--json", str(matrix)],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
-    return done, (json.loads(matrix.read_text()) if matrix.exists() else {})
+    """One real `conformance selftest --json` over every fault, once per session (under xdist the
+    first worker to ask makes it, the others read it): (the finished process, its kill matrix)."""
+    from conftest import CLI, _shared_root, run_env, shared_run
+
+    def make(folder):
+        args = [*CLI, "selftest", "--json", str(folder / "kill-matrix.json")]
+        done = subprocess.run(args, capture_output=True, text=True, timeout=1200, env=run_env(), check=False)
+        return done, folder
+
+    ran = shared_run(_shared_root(tmp_path_factory), "selftest", make)
+    matrix = ran.run_dir / "kill-matrix.json"
+    return ran.done, (json.loads(matrix.read_text()) if matrix.exists() else {})
 
 
 @pytest.mark.timeout(1500)  # dozens of whole runs; bounded by the selftest's own run deadlines
