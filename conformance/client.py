@@ -32,9 +32,9 @@ from conformance.errors import (
     TargetUnreachable,
     UnexpectedResponse,
 )
-from conformance.evidence import EvidenceLog, Exchange, current_check
+from conformance.evidence_log import EvidenceLog, Exchange, current_check
 from conformance.preset_body import preset_body
-from conformance.ratelimit import Limiter, retry_after_seconds
+from conformance.request_budget import Limiter, retry_after_seconds
 
 __all__ = ["ApiClient", "ApiResponse", "Auth", "ClientStats", "current_check"]
 

@@ -21,10 +21,10 @@ from conformance.client import ApiClient, ApiResponse
 from conformance.config import RunConfig
 from conformance.drivers.base import Participant, ParticipantDriver
 from conformance.errors import CheckNotRunnable, ConfigError, UnexpectedResponse
-from conformance.evidence import EvidenceLog, current_check
+from conformance.evidence_log import EvidenceLog, current_check
 from conformance.preset_body import ROLE_PERMISSIONS
-from conformance.ratelimit import budget_limiter
 from conformance.redaction import Redactor
+from conformance.request_budget import budget_limiter
 from conformance.sweep import run_tag
 from conformance.webhook_receiver import Channel, WebhookReceiver
 

@@ -65,7 +65,7 @@ class RunPlan:
     faults: tuple[str, ...] = ()  # the embedded reference's faults
     requirements: tuple[str, ...] = ()  # empty: every claimed requirement
     shuffle_seed: int | None = None  # the flake gate's random order
-    rate_window: str | None = None  # the run's shared request budget file (ratelimit.SharedWindow)
+    rate_window: str | None = None  # the run's shared request budget file (request_budget.SharedWindow)
     model_replay: str | None = None  # the model phase: a saved story to tell instead of walking
     model_preset: str | None = None  # the model phase's budget preset
 

@@ -27,8 +27,8 @@ import httpx
 from conformance import __version__
 from conformance.config import RunConfig
 from conformance.errors import PreflightFailed
-from conformance.ratelimit import Limiter, budget_limiter
 from conformance.redaction import Redactor
+from conformance.request_budget import Limiter, budget_limiter
 
 # The whole preflight must end well inside 10 s, whatever limits.request_timeout_seconds says.
 REQUEST_TIMEOUT_CAP = 3.0

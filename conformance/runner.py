@@ -25,11 +25,11 @@ from conformance import catalogue, expectations, plan, preflight
 from conformance.client import ApiClient
 from conformance.config import RunConfig, secret_variables
 from conformance.errors import ConfigError, ConformanceError, PreflightFailed
-from conformance.evidence import EvidenceLog
+from conformance.evidence_log import EvidenceLog
 from conformance.outcomes import Outcome
-from conformance.ratelimit import budget_limiter
 from conformance.redaction import Redactor
-from conformance.reports.evidence import phase_of
+from conformance.reports.evidence_files import phase_of
+from conformance.request_budget import budget_limiter
 from conformance.selection import canonical_requirements, partial_scope
 from conformance.sweep import Sweeper, SweepReport
 from conformance.verdict import Verdict, aggregate, exit_code, read_results, table

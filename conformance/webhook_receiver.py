@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from conformance.errors import ConfigError, TargetTimeout, UnexpectedResponse
-from conformance.evidence import MAX_BODY_CHARS, EvidenceLog, current_check
+from conformance.evidence_log import MAX_BODY_CHARS, EvidenceLog, current_check
 from conformance.helper_server import HelperServer
 from conformance.redaction import Redactor
 

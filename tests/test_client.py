@@ -24,10 +24,10 @@ from conformance.errors import (
     TargetUnreachable,
     UnexpectedResponse,
 )
-from conformance.evidence import EvidenceLog, curl
+from conformance.evidence_log import EvidenceLog, curl
 from conformance.helper_server import HelperServer
-from conformance.ratelimit import RateLimiter
 from conformance.redaction import Redactor
+from conformance.request_budget import RateLimiter
 
 TOKEN = "admin-token-0123456789"
 PARTICIPANT_TOKEN = "participant-jwt-abcdef123"
@@ -439,9 +439,9 @@ async def test_the_circuit_breaker_opens_after_consecutive_connection_failures(t
     from conformance.client import ApiClient, TargetDown
     from conformance.config import load_config
     from conformance.errors import TargetUnreachable
-    from conformance.evidence import EvidenceLog
-    from conformance.ratelimit import RateLimiter
+    from conformance.evidence_log import EvidenceLog
     from conformance.redaction import Redactor
+    from conformance.request_budget import RateLimiter
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

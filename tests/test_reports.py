@@ -17,10 +17,10 @@ import pytest
 from conformance import catalogue
 from conformance.compare import compare, diff_dirs, render
 from conformance.config import load_config
-from conformance.evidence import EvidenceLog
+from conformance.evidence_log import EvidenceLog
 from conformance.redaction import Redactor
 from conformance.reports import junit, latest, publish
-from conformance.reports.evidence import files_for_check, write_check_evidence
+from conformance.reports.evidence_files import files_for_check, write_check_evidence
 from conformance.reports.stream import SCHEMA, load, sha256_of
 from conformance.verdict import aggregate
 
@@ -271,7 +271,7 @@ def test_the_html_is_self_contained_and_puts_failures_first(tmp_path: Path):
 
 def test_the_html_links_every_evidence_file_a_phase_left(tmp_path: Path):
     from conformance.reports import html
-    from conformance.reports.evidence import all_files
+    from conformance.reports.evidence_files import all_files
 
     run = make_run(tmp_path, "r1").run
     cassette = run.run_dir / "evidence" / "fuzz" / "cassette.yaml"

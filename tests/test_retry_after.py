@@ -1,4 +1,4 @@
-"""One reading of Retry-After (conformance.ratelimit.retry_after_seconds) for the suite's
+"""One reading of Retry-After (conformance.request_budget.retry_after_seconds) for the suite's
 client and the fuzz phase's hooks; each names only how long it can afford to wait."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from email.utils import format_datetime
 import pytest
 
 from conformance.fuzz import safety
-from conformance.ratelimit import DEFAULT_RETRY_AFTER_SECONDS, retry_after_seconds
+from conformance.request_budget import DEFAULT_RETRY_AFTER_SECONDS, retry_after_seconds
 
 
 @pytest.mark.parametrize(

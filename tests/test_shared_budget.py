@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from conformance.ratelimit import SharedRateLimiter, SharedWindow
+from conformance.request_budget import SharedRateLimiter, SharedWindow
 
 TAKER = """
 import sys, time
 from pathlib import Path
-from conformance.ratelimit import SharedWindow
+from conformance.request_budget import SharedWindow
 window = SharedWindow(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]))
 for _ in range(int(sys.argv[4])):
     window.take_blocking()

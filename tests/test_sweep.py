@@ -8,11 +8,11 @@ import pytest
 
 from conformance.client import ApiClient
 from conformance.config import load_config
-from conformance.evidence import EvidenceLog
-from conformance.ratelimit import RateLimiter
+from conformance.evidence_log import EvidenceLog
 from conformance.redaction import Redactor
 from conformance.reference.app import ReferenceSettings
 from conformance.reference.server import ThreadedServer
+from conformance.request_budget import RateLimiter
 from conformance.sweep import Sweeper
 from conformance.target import embedded_env
 

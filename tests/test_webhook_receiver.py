@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from conformance.errors import ConfigError, TargetTimeout, UnexpectedResponse
-from conformance.evidence import EvidenceLog, current_check
+from conformance.evidence_log import EvidenceLog, current_check
 from conformance.redaction import Redactor
 from conformance.webhook_receiver import Answer, WebhookReceiver
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from conformance.contracts.states import World
 from conformance.errors import ConfigError
-from conformance.evidence import current_check
+from conformance.evidence_log import current_check
 from conformance.helper_server import HelperServer
 
 Scope = MutableMapping[str, Any]

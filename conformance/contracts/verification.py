@@ -34,7 +34,7 @@ from conformance.errors import (
     TargetUnreachable,
     UnexpectedResponse,
 )
-from conformance.evidence import current_check
+from conformance.evidence_log import current_check
 from conformance.harness import Harness
 
 T = TypeVar("T")

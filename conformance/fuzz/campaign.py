@@ -43,7 +43,7 @@ class Target:
     token: str = field(repr=False)
     requests_per_10s: int | None  # None: the target has no rate limit (the embedded reference)
     request_timeout: float
-    # The run's shared request window (ratelimit.SharedWindow): when set, the child's hooks
+    # The run's shared request window (request_budget.SharedWindow): when set, the child's hooks
     # take a slot from it before every call instead of schemathesis pacing itself alone.
     rate_window: str | None = None
 

@@ -25,12 +25,12 @@ from conformance.fuzz.safety import (
     retry_after_seconds,
     webhooks_deliver_nowhere,
 )
-from conformance.ratelimit import SharedWindow
+from conformance.request_budget import SharedWindow
 
 RUN_ID = os.environ.get("RTKC_FUZZ_RUN_ID", "rtkc-fuzz")
 OWN = OwnResources(Path(os.environ["RTKC_FUZZ_LEDGER"]) if os.environ.get("RTKC_FUZZ_LEDGER") else None)
 THROTTLED_LOG = Path(os.environ["RTKC_FUZZ_THROTTLED"]) if os.environ.get("RTKC_FUZZ_THROTTLED") else None
-# The run's request budget, shared with every other process of the run (ratelimit.SharedWindow).
+# The run's request budget, shared with every other process of the run (request_budget.SharedWindow).
 WINDOW = (
     SharedWindow(Path(os.environ["RTKC_FUZZ_RATE_WINDOW"]), int(os.environ["RTKC_FUZZ_RATE_LIMIT"]))
     if os.environ.get("RTKC_FUZZ_RATE_WINDOW")

@@ -40,7 +40,7 @@ class Place:
 def place_for(run_dir: Path | None, testrun: str | None) -> Place:
     """The run's evidence folder; or, for pytest without `conformance run`, a temp folder."""
     if run_dir is not None:
-        from conformance.reports.evidence import phase_dir
+        from conformance.reports.evidence_files import phase_dir
 
         return Place(phase_dir(run_dir, "fuzz"), run_dir / ".fuzz-campaign.lock")
     if testrun is not None:  # xdist workers of one session meet there

@@ -28,7 +28,7 @@ from typing import Any
 
 from schemathesis.core.parameters import ParameterLocation
 
-from conformance import ratelimit
+from conformance import request_budget
 
 # Re-exported: hooks.py's `error_envelope` check uses the suite's one judge of the envelope.
 
@@ -203,8 +203,8 @@ def record_creation(case: Any, status: int, body: Any, own: OwnResources) -> Non
 
 
 def retry_after_seconds(value: str | None) -> float:
-    """How long the `st` child pauses after a 429 (ratelimit.retry_after_seconds, this phase's cap)."""
-    return ratelimit.retry_after_seconds(value, MAX_RETRY_AFTER_SECONDS)
+    """How long the `st` child pauses after a 429 (request_budget.retry_after_seconds, this phase's cap)."""
+    return request_budget.retry_after_seconds(value, MAX_RETRY_AFTER_SECONDS)
 
 
 # Operations whose 404 the document gives a second meaning: the meeting exists but has no live

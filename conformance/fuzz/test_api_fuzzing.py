@@ -88,7 +88,7 @@ class FuzzCheck:
         raise ImplementationFailed(self.outcome.failure_message(requirement_id, evidence))
 
     def _file(self, requirement_id: str) -> str:
-        from conformance.reports.evidence import check_stem
+        from conformance.reports.evidence_files import check_stem
 
         path = self.workdir / f"{check_stem(self.node.nodeid)}.txt"
         path.write_text(self.outcome.details(requirement_id), encoding="utf-8")

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky, Unsatisfiable
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
-from conformance.evidence import current_check
+from conformance.evidence_log import current_check
 from conformance.harness import Harness, Scenario
 from conformance.model.drive import TargetRun
 from conformance.model.rules import World

@@ -19,7 +19,7 @@ import pytest
 
 from conformance import catalogue
 from conformance.errors import ImplementationFailed
-from conformance.evidence import current_check
+from conformance.evidence_log import current_check
 from conformance.model import machine
 from conformance.model.story import Breach, numbered, read_replay, write_replay
 from conformance.plugin import plan_of

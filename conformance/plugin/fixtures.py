@@ -42,7 +42,7 @@ async def harness(pytestconfig: pytest.Config) -> AsyncIterator[Any]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def scenario(harness: Any, request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    from conformance.evidence import current_check
+    from conformance.evidence_log import current_check
     from conformance.harness import Scenario
 
     token = current_check.set(request.node.nodeid)

@@ -24,7 +24,7 @@ from conformance.client import TargetDown
 from conformance.errors import CheckNotRunnable, ImplementationFailed, SuiteCouldNotRun
 from conformance.outcomes import Outcome, word
 from conformance.plugin.state import EVIDENCE, FILED, MARKER, PROGRESS, RECORD, RESULTS, STARTED, requirement_ids
-from conformance.reports.evidence import phase_of
+from conformance.reports.evidence_files import phase_of
 
 RESULT_KEY = "rtkc-result"
 
@@ -103,7 +103,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def _file_evidence(config: pytest.Config, nodeid: str) -> list[str]:
     """Write this check's exchanges and events under evidence/; every file filed for it."""
-    from conformance.reports import evidence as files
+    from conformance.reports import evidence_files as files
 
     run_dir = files.run_dir_of(config)
     if run_dir is None:
@@ -117,7 +117,7 @@ def _file_evidence(config: pytest.Config, nodeid: str) -> list[str]:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Evidence recorded outside any check (preset setup, teardown) goes to evidence/harness/."""
-    from conformance.reports import evidence as files
+    from conformance.reports import evidence_files as files
 
     log = session.config.stash.get(EVIDENCE, None)
     run_dir = files.run_dir_of(session.config)

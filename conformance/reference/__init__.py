@@ -12,7 +12,7 @@ Split by concern (read in this order):
   recordings.py recording lifecycle
   preset_defaults.py  a whole Cloudflare preset (config, permissions, ui) from any part of one
   routes.py     the REST routes, answering inside Cloudflare's own schemas
-  ratelimit.py  RealtimeKit's REST rate limit, opt-in (`conformance serve --requests-per-10s`)
+  throttle.py   RealtimeKit's REST rate limit, opt-in (`conformance serve --requests-per-10s`)
   app.py        wires it all into one Starlette app
   server.py     runs it (uvicorn), in a thread or as `conformance serve`
   faults/       deliberately broken behaviours, swapped in from outside (kept apart on purpose)

@@ -22,10 +22,10 @@ from starlette.routing import Route, WebSocketRoute
 from conformance.reference.auth import ApiToken, AuthError, Permission, TokenRegistry
 from conformance.reference.clock import Clock, Scheduler
 from conformance.reference.hub import RealtimeHub
-from conformance.reference.ratelimit import AccountRateLimit
 from conformance.reference.routes import RestApi, error_response, new_preset
 from conformance.reference.sessions import SessionService, SessionSettings
 from conformance.reference.storage import Storage
+from conformance.reference.throttle import AccountRateLimit
 from conformance.reference.validation import RequestValidator, strict_json
 from conformance.reference.webhooks import DeliveryPolicy, WebhookDispatcher, WebhookSigner
 

@@ -3,7 +3,7 @@ module per format, each a consumer of that model.
 
     reports/<run-id>/
       results.jsonl     the stream: one JSON object per check (written by the pytest plugin)
-      evidence/         what each check exchanged and saw (see evidence.py for the layout)
+      evidence/         what each check exchanged and saw (see evidence_files.py for the layout)
       results.json      machine-readable: versioned schema, redacted configuration (json_report.py)
       junit.xml         one testcase per check, for CI (junit.py)
       report.html       one self-contained page for people (html.py)

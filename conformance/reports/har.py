@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conformance.evidence import har_log  # the suite's one HAR mapping
-from conformance.reports.evidence import EVIDENCE_DIR, read_evidence
+from conformance.evidence_log import har_log  # the suite's one HAR mapping
+from conformance.reports.evidence_files import EVIDENCE_DIR, read_evidence
 from conformance.reports.stream import Run
 
 NAME = "exchanges.har"

@@ -17,9 +17,9 @@ from html import escape
 from pathlib import Path
 
 from conformance.catalogue import PROFILES
-from conformance.evidence import Event, Exchange, curl
+from conformance.evidence_log import Event, Exchange, curl
 from conformance.outcomes import NOT_PASSED, Outcome, word, worst
-from conformance.reports.evidence import check_stem, read_evidence
+from conformance.reports.evidence_files import check_stem, read_evidence
 from conformance.reports.names import check_name
 from conformance.reports.stream import Check, Run
 from conformance.verdict import Verdict

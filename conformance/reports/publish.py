@@ -19,7 +19,7 @@ from conformance import __version__, catalogue, run_flags
 from conformance.config import RunConfig
 from conformance.errors import ConformanceError
 from conformance.reports import certificate, har, html, json_report, junit, latest
-from conformance.reports.evidence import EVIDENCE_DIR
+from conformance.reports.evidence_files import EVIDENCE_DIR
 from conformance.reports.stream import Run, RunMeta, build, load, sha256_of
 from conformance.resources import openapi_path
 from conformance.verdict import Verdict

@@ -12,7 +12,7 @@ from typing import Any
 
 from conformance.outcomes import NOT_PASSED as NOT_PASSED  # runner.py's import, until the run plan
 from conformance.outcomes import worst
-from conformance.reports import evidence as files
+from conformance.reports import evidence_files as files
 from conformance.verdict import Verdict
 
 SCHEMA = "realtimekit-conformance/results/v1"

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from conformance.reference.app import ReferenceSettings
-from conformance.reference.ratelimit import AccountRateLimit
 from conformance.reference.server import ThreadedServer
+from conformance.reference.throttle import AccountRateLimit
 
 
 def test_the_window_slides() -> None:

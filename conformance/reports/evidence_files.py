@@ -27,7 +27,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from conformance.evidence import Event, Exchange
+from conformance.evidence_log import Event, Exchange
 from conformance.redaction import Redactor
 
 EVIDENCE_DIR = "evidence"
