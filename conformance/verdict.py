@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.catalogue import Catalogue, Requirement
-from conformance.outcomes import INCONCLUSIVE, ORDER, WORDS, Outcome, word, worst
+from conformance.outcomes import INCONCLUSIVE, ORDER, Outcome, word, worst
 
 
 @dataclass
@@ -76,10 +76,6 @@ def exit_code(verdicts: list[Verdict], expectation_problems: Iterable[str] = ())
     if outcomes & set(INCONCLUSIVE):
         return 2
     return 0
-
-
-# plugin.py reads the words under this name until the run plan lands; then it uses `word`.
-SYMBOL = WORDS
 
 
 def _width() -> int:

@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.outcomes import NOT_PASSED as NOT_PASSED  # runner.py's import, until the run plan
 from conformance.outcomes import worst
 from conformance.reports import evidence_files as files
 from conformance.verdict import Verdict
