@@ -88,6 +88,8 @@ def _one(fault: Fault | None, full: bool, reports: Path) -> RunOutcome:
         phases=[] if (full or fault is None) else phases_for(fault),
         workers=1,
         quiet=True,
+        # A fault's model checks are judged on the stored stories alone (model/machine.py).
+        model_preset=None if fault is None else "stored",
     )
     return run(request)
 
