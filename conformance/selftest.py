@@ -106,9 +106,15 @@ def selftest(
     if late_only:
         chosen = [f for f in chosen if is_late(f)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        clean = pool.submit(_one, None, full, reports)
-        futures = {pool.submit(_one, f, full, reports): f for f in sorted(chosen, key=_longest_first)}
-        results = [FaultResult(futures[fut], fut.result()) for fut in futures]
+        try:
+            clean = pool.submit(_one, None, full, reports)
+            futures = {pool.submit(_one, f, full, reports): f for f in sorted(chosen, key=_longest_first)}
+            results = [FaultResult(futures[fut], fut.result()) for fut in futures]
+        except BaseException:
+            # Ctrl-C or SIGTERM: the runs in progress end with their engines (the signal reached
+            # them too, or their deadline ends them); none of the queued ones starts.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
         return clean.result(), sorted(results, key=lambda r: r.fault.name)
 
 

@@ -14,10 +14,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shlex
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,11 @@ CLI = [sys.executable, "-m", "conformance.cli"]
 # A shared run is made inside the first test that asks for it (or waits for it under the lock):
 # that test gets time for the run itself, on a busy machine.
 SHARED_RUN_TIMEOUT = 900
-SHARED_FIXTURES = {"clean_run", "faulty_run"}
+SHARED_FIXTURES = {"clean_run", "faulty_run", "whole_selftest"}
+# The whole selftest is the longest single piece of the session (several minutes, three runs at
+# once): it starts in the background as soon as collection shows a test will read it, so it runs
+# beside the other tests instead of after the ones queued before it.
+BACKGROUND = {"whole_selftest": ("selftest", ("selftest", "--json", "{folder}/kill-matrix.json"), 1200)}
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,65 @@ def shared_run(root: Path, name: str, make: Callable[[Path], tuple[subprocess.Co
             record.write_text(json.dumps({"process": saved, "run_dir": str(run_dir)}))
     saved = json.loads(record.read_text())
     return Ran(subprocess.CompletedProcess(**saved["process"]), Path(saved["run_dir"]))
+
+
+def start_in_background(root: Path, name: str, args: tuple[str, ...]) -> None:
+    """Start `conformance <args>` once per session under `root/name` (the first caller starts
+    it; later callers return at once). It records its exit code in `rc` when it ends."""
+    folder = root / name
+    with _locked(root / f"{name}.lock"):
+        if (folder / "pid").exists() or (folder / "process.json").exists():
+            return
+        folder.mkdir(exist_ok=True)
+        command = shlex.join([*CLI, *(a.format(folder=folder) for a in args)])
+        script = f"{command} > {shlex.quote(str(folder / 'stdout'))} 2> {shlex.quote(str(folder / 'stderr'))}"
+        script += f"; echo $? > {shlex.quote(str(folder / 'rc'))}"
+        child = subprocess.Popen(["sh", "-c", script], env=run_env(), start_new_session=True)
+        (folder / "pid").write_text(str(child.pid))
+
+
+def await_background(root: Path, name: str, timeout: float) -> Ran:
+    """The background run's record, once it has ended (its `rc` file appears), or an exit of -1
+    with the reason when it has not ended within `timeout` of being started."""
+    folder = root / name
+    record = folder / "process.json"
+    deadline = time.monotonic() + timeout
+    while not (folder / "rc").exists() and not record.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)  # waiting for the run to end (a file appearing), with a deadline
+    with _locked(root / f"{name}.lock"):
+        if not record.exists():
+            read = {n: (folder / n).read_text() if (folder / n).exists() else "" for n in ("stdout", "stderr", "rc")}
+            code = int(read["rc"]) if read["rc"].strip() else -1
+            stderr = read["stderr"] if read["rc"].strip() else f"not finished within {timeout:g}s\n{read['stderr']}"
+            saved = {"args": name, "returncode": code, "stdout": read["stdout"], "stderr": stderr}
+            record.write_text(json.dumps({"process": saved, "run_dir": str(folder)}))
+    saved = json.loads(record.read_text())
+    return Ran(subprocess.CompletedProcess(**saved["process"]), Path(saved["run_dir"]))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly:
+        return
+    wanted = {name for item in session.items for name in getattr(item, "fixturenames", ()) if name in BACKGROUND}
+    if not wanted:
+        return
+    root = _shared_root(session.config._tmp_path_factory)  # type: ignore[attr-defined]
+    for fixture in sorted(wanted):
+        name, args, _ = BACKGROUND[fixture]
+        start_in_background(root, name, args)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The process that ends last (the xdist controller, or the only one) stops a background run
+    that no test waited for (a session cut short), so nothing runs on after it."""
+    if hasattr(session.config, "workerinput") or not hasattr(session.config, "_tmp_path_factory"):
+        return
+    root = session.config._tmp_path_factory.getbasetemp() / "shared-runs"  # type: ignore[attr-defined]
+    for name, _, _ in BACKGROUND.values():
+        pid, rc = root / name / "pid", root / name / "rc"
+        if pid.exists() and not rc.exists():
+            with suppress(ProcessLookupError, PermissionError, ValueError):
+                os.killpg(int(pid.read_text()), signal.SIGTERM)
 
 
 @pytest.fixture(scope="session")

@@ -18,16 +18,15 @@ LATE = {name for name, f in FAULTS.items() if f.apply.__module__.endswith(".late
 
 @pytest.fixture(scope="session")
 def whole_selftest(tmp_path_factory):
-    """One real `conformance selftest --json` over every fault, once per session (under xdist the
-    first worker to ask makes it, the others read it): (the finished process, its kill matrix)."""
-    from conftest import CLI, _shared_root, run_env, shared_run
+    """One real `conformance selftest --json` over every fault, once per session, started in the
+    background when collection shows this fixture is wanted (tests/conftest.BACKGROUND; under
+    xdist the first worker starts it, any may wait for it): (the finished process, its kill matrix)."""
+    from conftest import BACKGROUND, _shared_root, await_background, start_in_background
 
-    def make(folder):
-        args = [*CLI, "selftest", "--json", str(folder / "kill-matrix.json")]
-        done = subprocess.run(args, capture_output=True, text=True, timeout=1200, env=run_env(), check=False)
-        return done, folder
-
-    ran = shared_run(_shared_root(tmp_path_factory), "selftest", make)
+    name, args, timeout = BACKGROUND["whole_selftest"]
+    root = _shared_root(tmp_path_factory)
+    start_in_background(root, name, args)  # already started unless collection was skipped
+    ran = await_background(root, name, timeout)
     matrix = ran.run_dir / "kill-matrix.json"
     return ran.done, (json.loads(matrix.read_text()) if matrix.exists() else {})
 
@@ -227,3 +226,33 @@ def test_faults_lists_what_each_fault_is_declared_and_seen_breaking(monkeypatch,
     monkeypatch.setattr(selftest, "selftest", lambda *a, **k: (clean, [survivor]))
     assert cli.main(["selftest", "--fault", "inactive_ignored", "--record-known"]) == 1
     assert set(known_breaks.load(path)) == {"ended_says_left"}
+
+
+@pytest.mark.timeout(120)
+def test_sigterm_stops_the_selftest_and_no_queued_run_starts(tmp_path):
+    """Stopped (a CI job cancelled, a test session cut short), the selftest ends with the runs in
+    progress: before, the queued runs went on starting one after another, for minutes."""
+    import os
+    import signal
+    import time
+
+    from conftest import CLI, run_env
+
+    with (tmp_path / "out").open("w") as out:
+        proc = subprocess.Popen(
+            [*CLI, "selftest"], env=run_env(TMPDIR=str(tmp_path)), stdout=out, stderr=out, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob("rtkc-selftest-*/selftest-*")) and time.monotonic() < deadline:
+            time.sleep(0.2)  # waiting for the first run to start (its folder appears), with a deadline
+        assert list(tmp_path.glob("rtkc-selftest-*/selftest-*")), (tmp_path / "out").read_text()[-2000:]
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+        with pytest.raises(ProcessLookupError):
+            os.killpg(proc.pid, 0)  # nothing of the selftest runs on
+        started = list(tmp_path.glob("rtkc-selftest-*/selftest-*"))
+        assert len(started) < len(FAULTS) + 1
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
