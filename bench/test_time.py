@@ -1,8 +1,9 @@
-"""How long the project's own tests take: the README's test command (`python -m pytest -q`)
+"""How long the project's own tests take: the README's test command (`python -m pytest -q -n auto`)
 with `--durations=25`, timed from outside.
 
     .venv/bin/python bench/test_time.py                      # the whole suite, as the README runs it
-    .venv/bin/python bench/test_time.py tests/test_run.py    # any pytest arguments pass through
+    .venv/bin/python bench/test_time.py -p no:xdist          # the whole suite in one process
+    .venv/bin/python bench/test_time.py tests/test_run.py    # any pytest arguments replace `-n auto`
 
 Prints pytest's own output as it comes, then the wall time, the CPU time of every process the
 tests started (pytest, its xdist workers, each `conformance run` and the processes below it:
@@ -21,12 +22,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SLOWEST_SHOWN = 10
+README_ARGS = ["-n", "auto"]  # what the README's test command adds to `pytest -q`
 DURATION = re.compile(r"^(\d+\.\d+)s (setup|call|teardown)\s+(\S+)")
 
 
 def pytest_command(args: list[str]) -> list[str]:
     durations = [] if any(a.startswith("--durations") for a in args) else ["--durations=25"]
-    return [sys.executable, "-m", "pytest", "-q", *durations, *args]
+    return [sys.executable, "-m", "pytest", "-q", *durations, *(args or README_ARGS)]
 
 
 def slowest(output: str) -> list[tuple[float, str, str]]:
