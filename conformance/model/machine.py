@@ -13,7 +13,7 @@ and the shortest failing story seen is what the run reports and saves for `--rep
 The state machine is synchronous and the suite's client, driver and receiver live on the
 test's event loop, so the machine runs in a worker thread and hands every step to the loop.
 Budgets: `default` keeps the phase within a few seconds against the reference; `nightly`
-walks far more and longer stories (RTKC_MODEL_PRESET).
+walks far more and longer stories (`--model-preset nightly`, in the run plan).
 """
 
 from __future__ import annotations
