@@ -697,18 +697,21 @@ publish = false                  # RTKC_PACT_PUBLISH
 # Each setting's environment variable, by dotted key (the embedded reference's defaults are
 # written as variables, like a user's own settings).
 ENV_NAMES = {f.key: f.env for f in _FIELDS if f.env}
-# Each token's literal variable, by dotted key; and every variable a token may come from
-# (a child process gets only the literal ones).
+# Each token's literal variable, by dotted key (a child process gets tokens only that way).
 SECRET_NAMES = {s.key: s.env for s in _SECRETS}
-SECRET_VARIABLES = frozenset(name for s in _SECRETS for name in (s.env, s.env + "_FILE"))
+
+
+def setting(config: RunConfig, key: str) -> Any:
+    """The value at a dotted key ("limits.event_timeout_seconds", "run_id")."""
+    table, _, name = key.rpartition(".")
+    return getattr(getattr(config, table), name) if table else getattr(config, name)
 
 
 def plain_settings(config: RunConfig) -> dict[str, object]:
     """Every setting but the tokens, by dotted key, as JSON values: what a plan file holds."""
     out: dict[str, object] = {}
     for f in _FIELDS:
-        table, _, name = f.key.rpartition(".")
-        value = getattr(getattr(config, table), name) if table else getattr(config, name)
+        value = setting(config, f.key)
         if isinstance(value, Path):
             value = str(value)
         elif isinstance(value, tuple):
@@ -719,13 +722,7 @@ def plain_settings(config: RunConfig) -> dict[str, object]:
 
 def secret_variables(config: RunConfig) -> dict[str, str]:
     """The configuration's tokens as literal variables, for a child process's environment."""
-    out = {}
-    for s in _SECRETS:
-        table, name = s.key.split(".")
-        value = getattr(getattr(config, table), name)
-        if value:
-            out[s.env] = value
-    return out
+    return {s.env: value for s in _SECRETS if (value := setting(config, s.key))}
 
 
 def from_plain(settings: Mapping[str, object], env: Mapping[str, str]) -> RunConfig:

@@ -60,7 +60,6 @@ _FOREIGN = (
 @dataclass(frozen=True)
 class RunPlan:
     settings: dict[str, Any]  # config.plain_settings: every setting but the tokens
-    chosen: tuple[str, ...]  # the dotted keys someone set (flag, variable, file), sorted
     embedded: bool  # start the bundled reference, one per test process
     faults: tuple[str, ...] = ()  # the embedded reference's faults
     requirements: tuple[str, ...] = ()  # empty: every claimed requirement
@@ -80,7 +79,7 @@ class RunPlan:
     @classmethod
     def read(cls, path: Path) -> RunPlan:
         data = json.loads(path.read_text(encoding="utf-8"))
-        for name in ("chosen", "faults", "requirements"):
+        for name in ("faults", "requirements"):
             data[name] = tuple(data[name])
         return cls(**data)
 
@@ -97,7 +96,6 @@ def resolve(
     embedded = not values.get("target.base_url")
     if not embedded and faults:
         raise ConfigError("--reference-fault only applies to the embedded reference; drop target.base_url")
-    chosen = tuple(sorted(values))
     if embedded:
         foreign = [key for key in _FOREIGN if key in values]
         if foreign:
@@ -108,9 +106,11 @@ def resolve(
                 "implementation, or unset them"
             )
         values = {**EMBEDDED_DEFAULTS, **values}
+        # One reference per test process, limitless: no shared request budget.
+        details["rate_window"] = None
     config = build(values)
     check_bridge(config)
-    plan = RunPlan(settings=plain_settings(config), chosen=chosen, embedded=embedded, faults=tuple(faults), **details)
+    plan = RunPlan(settings=plain_settings(config), embedded=embedded, faults=tuple(faults), **details)
     return plan, config
 
 

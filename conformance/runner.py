@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -87,9 +87,9 @@ class RunOutcome:
 def pytest_command(
     request: RunRequest, config: RunConfig, results: Path | None, workers: int, targets: list[str] | None = None
 ) -> list[str]:
+    """The engine's command line; `targets` (check files/node ids) replaces the phase packages."""
     # Everything about the run (configuration, selection, faults) is in the plan file the child
     # reads (RTKC_PLAN); the command line holds only how the engine runs and reports.
-    """The engine's command line; `targets` (check files/node ids) replaces the phase packages."""
     phases = request.phases or available_phases()
     what = targets if targets is not None else ["--pyargs", *(PHASES[p] for p in phases)]
     args = [
@@ -142,14 +142,14 @@ def default_workers(config: RunConfig) -> int:
     return 2 if not config.target.base_url and (os.cpu_count() or 1) > 1 else 1
 
 
-def _shared_target(request: RunRequest, config: RunConfig) -> bool:
+def _shared_target(config: RunConfig) -> bool:
     """A configured target: one server for every process of the run (the embedded reference
     is one per test process)."""
     return bool(config.target.base_url)
 
 
 def _workers(request: RunRequest, config: RunConfig) -> int:
-    if not _shared_target(request, config):
+    if not _shared_target(config):
         return request.workers or default_workers(config)
     if (request.workers or 1) > 1:
         # Measured: two workers against one reference heard each other's meeting.ended and
@@ -170,7 +170,7 @@ def resolve(request: RunRequest, rate_window: Path | None = None) -> tuple[plan.
         raise ConfigError(f"unknown phase(s): {', '.join(unknown_phases)}; available: {', '.join(available_phases())}")
     # Typed ids become the catalogue's spelling here (end-02 → END-02), or a did-you-mean error.
     request.requirements = canonical_requirements(request.requirements, catalogue.load().ids())
-    the_plan, config = plan.resolve(
+    return plan.resolve(
         request.config_path,
         request.overrides,
         os.environ,
@@ -181,10 +181,6 @@ def resolve(request: RunRequest, rate_window: Path | None = None) -> tuple[plan.
         model_replay=request.model_replay,
         model_preset=request.model_preset,
     )
-    if the_plan.embedded and the_plan.rate_window is not None:
-        # An embedded reference is one per test process, limitless, and needs no shared budget.
-        the_plan = replace(the_plan, rate_window=None)
-    return the_plan, config
 
 
 def _child_env(plan_file: Path, config: RunConfig) -> dict[str, str]:
@@ -200,7 +196,7 @@ def _child_env(plan_file: Path, config: RunConfig) -> dict[str, str]:
 
 def _preflight_problem(request: RunRequest, config: RunConfig) -> str:
     """One line saying why the configured target cannot be run against, or "" to go on."""
-    if not _shared_target(request, config):
+    if not _shared_target(config):
         return ""  # the embedded reference is built with matching credentials
     try:
         preflight.check(config)

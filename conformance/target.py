@@ -9,32 +9,51 @@ timer checks need no real waiting) and points the run plan's configuration at it
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
-from conformance.config import ENV_NAMES, OtherAccountConfig, RunConfig, TokensConfig
+from conformance.config import ENV_NAMES, SECRET_NAMES, OtherAccountConfig, RunConfig, TokensConfig
 from conformance.plan import EMBEDDED_DEFAULTS as PLAN_DEFAULTS
 from conformance.reference.app import ReferenceSettings
 from conformance.reference.server import ThreadedServer, announcement
 
+# Where the reference's ready line (reference.server.announcement) holds each setting that
+# describes the server: what `embed` fills in and `embedded_env` hands to a configured run.
+_DESCRIBED_BY = {
+    "target.base_url": ("base_url",),
+    "target.account_id": ("account_id",),
+    "target.app_id": ("app_id",),
+    "target.realtime_url": ("realtime_url",),
+    "target.webhook_public_key_url": ("webhook_public_key_url",),
+    "tokens.admin": ("api_token",),
+    "tokens.readonly": ("readonly_token",),
+    "tokens.no_permission": ("no_permission_token",),
+    "other_account.account_id": ("other_account", "account_id"),
+    "other_account.app_id": ("other_account", "app_id"),
+    "other_account.token": ("other_account", "api_token"),
+}
+
+
+def _described(server: ThreadedServer) -> dict[str, str]:
+    """The settings that describe a running reference server, by dotted key."""
+    assert server.reference is not None and server.endpoints is not None
+    info = announcement(server.reference, server.endpoints)
+    out = {}
+    for key, path in _DESCRIBED_BY.items():
+        value: Any = info
+        for part in path:
+            value = value[part]
+        out[key] = value
+    return out
+
+
+def _table(described: dict[str, str], table: str) -> dict[str, str]:
+    return {key.split(".")[1]: value for key, value in described.items() if key.startswith(table + ".")}
+
 
 def embedded_env(server: ThreadedServer) -> dict[str, str]:
     """The RTKC_* settings that describe a running reference server."""
-    assert server.reference is not None and server.endpoints is not None
-    info = announcement(server.reference, server.endpoints)
-    return {
-        "RTKC_BASE_URL": info["base_url"],
-        "RTKC_ACCOUNT_ID": info["account_id"],
-        "RTKC_APP_ID": info["app_id"],
-        "RTKC_REALTIME_URL": info["realtime_url"],
-        "RTKC_WEBHOOK_PUBLIC_KEY_URL": info["webhook_public_key_url"],
-        "RTKC_ADMIN_TOKEN": info["api_token"],
-        "RTKC_READONLY_TOKEN": info["readonly_token"],
-        "RTKC_NO_PERMISSION_TOKEN": info["no_permission_token"],
-        "RTKC_OTHER_ACCOUNT_ID": info["other_account"]["account_id"],
-        "RTKC_OTHER_APP_ID": info["other_account"]["app_id"],
-        "RTKC_OTHER_TOKEN": info["other_account"]["api_token"],
-        "RTKC_TIME_CONTROL": "test-clock",
-        "RTKC_DRIVER": "websocket",
-    }
+    variables = {ENV_NAMES.get(key) or SECRET_NAMES[key]: value for key, value in _described(server).items()}
+    return {**variables, "RTKC_TIME_CONTROL": "test-clock", "RTKC_DRIVER": "websocket"}
 
 
 # The embedded reference's defaults (plan.EMBEDDED_DEFAULTS) as variables, for tests that point
@@ -58,25 +77,12 @@ def embed(config: RunConfig, faults: tuple[str, ...] = ()) -> tuple[RunConfig, T
     """
     server = start_embedded(faults, config.time.host_grace_seconds, test_clock=config.time.control == "test-clock")
     try:
-        assert server.reference is not None and server.endpoints is not None
-        info = announcement(server.reference, server.endpoints)
-        other = info["other_account"]
+        described = _described(server)
         embedded = replace(
             config,
-            target=replace(
-                config.target,
-                base_url=info["base_url"],
-                account_id=info["account_id"],
-                app_id=info["app_id"],
-                realtime_url=info["realtime_url"],
-                webhook_public_key_url=info["webhook_public_key_url"],
-            ),
-            tokens=TokensConfig(
-                admin=info["api_token"], readonly=info["readonly_token"], no_permission=info["no_permission_token"]
-            ),
-            other_account=OtherAccountConfig(
-                account_id=other["account_id"], app_id=other["app_id"], token=other["api_token"]
-            ),
+            target=replace(config.target, **_table(described, "target")),
+            tokens=TokensConfig(**_table(described, "tokens")),
+            other_account=OtherAccountConfig(**_table(described, "other_account")),
         )
     except BaseException:
         server.stop()
