@@ -92,6 +92,16 @@ def _shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _write_record(record: Path, done: subprocess.CompletedProcess[str], run_dir: Path) -> None:
+    saved = {"args": done.args, "returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
+    record.write_text(json.dumps({"process": saved, "run_dir": str(run_dir)}))
+
+
+def _read_record(record: Path) -> Ran:
+    saved = json.loads(record.read_text())
+    return Ran(subprocess.CompletedProcess(**saved["process"]), Path(saved["run_dir"]))
+
+
 def shared_run(root: Path, name: str, make: Callable[[Path], tuple[subprocess.CompletedProcess[str], Path]]) -> Ran:
     """`make(folder)` runs once per session under `root/name`; later callers read its record."""
     folder = root / name
@@ -105,10 +115,8 @@ def shared_run(root: Path, name: str, make: Callable[[Path], tuple[subprocess.Co
                 # Recorded like an exit: every test that reads this run fails at once with the
                 # reason, instead of each one running it again until its own deadline.
                 done, run_dir = subprocess.CompletedProcess(exc.cmd, -1, _text(exc.stdout), f"{exc}"), folder
-            saved = {"args": done.args, "returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
-            record.write_text(json.dumps({"process": saved, "run_dir": str(run_dir)}))
-    saved = json.loads(record.read_text())
-    return Ran(subprocess.CompletedProcess(**saved["process"]), Path(saved["run_dir"]))
+            _write_record(record, done, run_dir)
+    return _read_record(record)
 
 
 def start_in_background(root: Path, name: str, args: tuple[str, ...]) -> None:
@@ -128,7 +136,7 @@ def start_in_background(root: Path, name: str, args: tuple[str, ...]) -> None:
 
 def await_background(root: Path, name: str, timeout: float) -> Ran:
     """The background run's record, once it has ended (its `rc` file appears), or an exit of -1
-    with the reason when it has not ended within `timeout` of being started."""
+    with the reason when it has not ended within `timeout` of this call."""
     folder = root / name
     record = folder / "process.json"
     deadline = time.monotonic() + timeout
@@ -139,10 +147,8 @@ def await_background(root: Path, name: str, timeout: float) -> Ran:
             read = {n: (folder / n).read_text() if (folder / n).exists() else "" for n in ("stdout", "stderr", "rc")}
             code = int(read["rc"]) if read["rc"].strip() else -1
             stderr = read["stderr"] if read["rc"].strip() else f"not finished within {timeout:g}s\n{read['stderr']}"
-            saved = {"args": name, "returncode": code, "stdout": read["stdout"], "stderr": stderr}
-            record.write_text(json.dumps({"process": saved, "run_dir": str(folder)}))
-    saved = json.loads(record.read_text())
-    return Ran(subprocess.CompletedProcess(**saved["process"]), Path(saved["run_dir"]))
+            _write_record(record, subprocess.CompletedProcess(name, code, read["stdout"], stderr), folder)
+    return _read_record(record)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -162,7 +168,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     that no test waited for (a session cut short), so nothing runs on after it."""
     if hasattr(session.config, "workerinput") or not hasattr(session.config, "_tmp_path_factory"):
         return
-    root = session.config._tmp_path_factory.getbasetemp() / "shared-runs"  # type: ignore[attr-defined]
+    root = _shared_root(session.config._tmp_path_factory)  # type: ignore[attr-defined]
     for name, _, _ in BACKGROUND.values():
         pid, rc = root / name / "pid", root / name / "rc"
         if pid.exists() and not rc.exists():
