@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.outcomes import CAUGHT
+from conformance.outcomes import CAUGHT, Outcome
 from conformance.reference.faults import FAULTS, Fault
 from conformance.runner import RunOutcome, RunRequest, available_phases, run
 
@@ -118,26 +118,37 @@ def selftest(
         return clean.result(), sorted(results, key=lambda r: r.fault.name)
 
 
-SYMBOLS = {"fail": "X", "warning": "x", "pass": ".", "error": "E", "not_run": "?", "disabled": " ", "-": " "}
+SYMBOLS = {
+    Outcome.FAIL: "X",
+    Outcome.WARNING: "x",
+    Outcome.PASS: ".",
+    Outcome.ERROR: "E",
+    Outcome.NOT_RUN: "?",
+    Outcome.DISABLED: " ",
+    "-": " ",  # not judged in that run
+}
+
+
+def _label(requirement_id: str) -> str:
+    """END-02 -> E02: one narrow matrix column per requirement."""
+    prefix, number = requirement_id.split("-")
+    return prefix[0] + number
 
 
 def matrix(clean: RunOutcome, results: list[FaultResult]) -> str:
     ids = [v.requirement.id for v in clean.verdicts]
     width = max(len(r.fault.name) for r in results) if results else 10
-    header = " " * (width + 8) + " ".join(i.split("-")[0][0] + i.split("-")[1] for i in ids)
+    header = " " * (width + 8) + " ".join(_label(i) for i in ids)
     lines = [
         "fault x requirement  (X caught, x caught as warning, . passed, E error, ? not run, blank: not targeted)",
         header,
     ]
-    clean_row = " ".join(
-        f"{SYMBOLS[v.outcome]:>{len(i.split('-')[0][0] + i.split('-')[1])}}"
-        for v, i in zip(clean.verdicts, ids, strict=True)
-    )
+    clean_row = " ".join(f"{SYMBOLS[v.outcome]:>{len(_label(i))}}" for v, i in zip(clean.verdicts, ids, strict=True))
     lines.append(f"{'(no fault)':<{width}} {'':<7}{clean_row}")
     for result in results:
         cells = []
         for i in ids:
-            label = i.split("-")[0][0] + i.split("-")[1]
+            label = _label(i)
             mark = (
                 SYMBOLS[result.verdict_of(i)]
                 if (i in result.fault.requirements or result.verdict_of(i) in CAUGHT)
