@@ -27,6 +27,8 @@ from typing import Any
 
 import pytest
 
+from tests.processes import isolated_env
+
 REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "conformance.cli"]
 # A shared run is made inside the first test that asks for it (or waits for it under the lock):
@@ -54,18 +56,11 @@ class Ran:
         return self.done.stdout[-3000:] + self.done.stderr[-3000:]
 
 
-def run_env(**extra: str) -> dict[str, str]:
-    """This environment without RTKC_* or RTK_REFERENCE_*: a developer's own settings must not
-    point a run at another target or give the reference other tokens."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RTKC_", "RTK_REFERENCE_"))}
-    return {**env, **extra}
-
-
 def conformance(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=env or run_env(), cwd=cwd, check=False
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=env or isolated_env(), cwd=cwd, check=False
     )
 
 
@@ -130,7 +125,7 @@ def start_in_background(root: Path, name: str, args: tuple[str, ...]) -> None:
         command = shlex.join([*CLI, *(a.format(folder=folder) for a in args)])
         script = f"{command} > {shlex.quote(str(folder / 'stdout'))} 2> {shlex.quote(str(folder / 'stderr'))}"
         script += f"; echo $? > {shlex.quote(str(folder / 'rc'))}"
-        child = subprocess.Popen(["sh", "-c", script], env=run_env(), start_new_session=True)
+        child = subprocess.Popen(["sh", "-c", script], env=isolated_env(), start_new_session=True)
         (folder / "pid").write_text(str(child.pid))
 
 
@@ -204,7 +199,7 @@ def faulty_run(tmp_path_factory: pytest.TempPathFactory, clean_run: Ran) -> Ran:
         elsewhere.mkdir()
         args = ["run", "--reports-dir", str(folder / "reports"), "--run-id", "faulty", "--workers", "1"]
         args += ["--reference-fault", "ended_says_left", *FAULTY_SELECTION, "--compare", str(clean_run.run_dir)]
-        done = conformance(*args, env=run_env(PYTHONPATH=str(REPO)), cwd=elsewhere, timeout=600)
+        done = conformance(*args, env=isolated_env(PYTHONPATH=str(REPO)), cwd=elsewhere, timeout=600)
         return done, folder / "reports" / "faulty"
 
     return shared_run(_shared_root(tmp_path_factory), "faulty", make)

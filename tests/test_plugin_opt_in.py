@@ -5,12 +5,13 @@ purpose with `-p conformance.plugin`, it still leaves a test without its marker 
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.processes import isolated_env
 
 VENDOR_TEST = """
 import pytest
@@ -28,14 +29,13 @@ def pytest_configure(config):
 
 
 def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RTKC_")}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--strict-markers", *args, str(folder)],
         cwd=folder,
         capture_output=True,
         text=True,
         timeout=120,
-        env=env,
+        env=isolated_env(),
         check=False,
     )
 

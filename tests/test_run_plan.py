@@ -21,6 +21,7 @@ from conformance import cli, plan, run_flags
 from conformance.errors import ConfigError
 from conformance.runner import RunRequest, _child_env, resolve
 from conformance.target import embed
+from tests.processes import isolated_env
 
 # A value for each setting flag, and what the engine's configuration must then hold.
 EMBEDDED_VALUES = {
@@ -38,10 +39,6 @@ EMBEDDED_VALUES = {
 FOREIGN = {"--account-id": "acct", "--app-id": "app", "--realtime-url": "ws://127.0.0.1:9/realtime"}
 
 
-def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("RTKC_")}
-
-
 def _request(argv: list[str]) -> RunRequest:
     args = cli.parser().parse_args(["run", *argv])
     return RunRequest(overrides=run_flags.overrides(args), requirements=args.requirement or [])
@@ -50,7 +47,7 @@ def _request(argv: list[str]) -> RunRequest:
 def _engine_config(request: RunRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Resolve as the runner does, then read the plan back as the engine does (from the file
     and the engine's environment only)."""
-    monkeypatch.setattr(os, "environ", _clean_env() | {"RTKC_BRIDGE_COMMAND": sys.executable})
+    monkeypatch.setattr(os, "environ", isolated_env() | {"RTKC_BRIDGE_COMMAND": sys.executable})
     the_plan, config = resolve(request)
     path = the_plan.write(tmp_path / "plan.json")
     child_env = _child_env(path, config)
@@ -91,7 +88,7 @@ def test_the_base_url_flags_reach_the_engine_for_a_configured_target(tmp_path, m
     argv = ["--base-url", "http://127.0.0.1:9/client/v4", *[x for f, v in FOREIGN.items() for x in (f, v)]]
     monkeypatch.setenv("RTKC_ADMIN_TOKEN", "plan-test-token")
     request = _request(argv)
-    monkeypatch.setattr(os, "environ", _clean_env() | {"RTKC_ADMIN_TOKEN": "plan-test-token"})
+    monkeypatch.setattr(os, "environ", isolated_env() | {"RTKC_ADMIN_TOKEN": "plan-test-token"})
     the_plan, config = resolve(request)
     path = the_plan.write(tmp_path / "plan.json")
     assert "plan-test-token" not in path.read_text()  # tokens never in the plan file
@@ -108,13 +105,13 @@ def test_the_base_url_flags_reach_the_engine_for_a_configured_target(tmp_path, m
 
 @pytest.mark.parametrize("flag", sorted(FOREIGN))
 def test_a_setting_the_embedded_reference_cannot_honour_is_refused_by_name(flag, monkeypatch):
-    monkeypatch.setattr(os, "environ", _clean_env())
+    monkeypatch.setattr(os, "environ", isolated_env())
     with pytest.raises(ConfigError, match=r"target\.\w+ \(RTKC_\w+\) set, but no target.base_url"):
         resolve(_request([flag, FOREIGN[flag]]))
 
 
 def test_a_token_for_the_embedded_reference_is_refused_without_showing_it(monkeypatch):
-    monkeypatch.setattr(os, "environ", _clean_env() | {"RTKC_ADMIN_TOKEN": "secret-plan-token"})
+    monkeypatch.setattr(os, "environ", isolated_env() | {"RTKC_ADMIN_TOKEN": "secret-plan-token"})
     with pytest.raises(ConfigError) as refused:
         resolve(RunRequest())
     assert "tokens.admin (RTKC_ADMIN_TOKEN)" in str(refused.value)
@@ -137,7 +134,7 @@ def test_the_plan_carries_the_selection_faults_and_model_choices(tmp_path, monke
 def test_embedded_defaults_fill_only_what_is_unset(tmp_path, monkeypatch):
     _, config = _engine_config(_request([]), tmp_path, monkeypatch)
     assert (config.time.control, config.limits.event_timeout_seconds) == ("test-clock", 3.0)
-    monkeypatch.setattr(os, "environ", _clean_env() | {"RTKC_EVENT_TIMEOUT_SECONDS": "4"})
+    monkeypatch.setattr(os, "environ", isolated_env() | {"RTKC_EVENT_TIMEOUT_SECONDS": "4"})
     assert resolve(_request(["--time-control", "none"]))[1].limits.event_timeout_seconds == 4.0
 
 
@@ -147,7 +144,7 @@ def _conformance(*args: str, env: dict[str, str] | None = None) -> subprocess.Co
         capture_output=True,
         text=True,
         timeout=240,
-        env={**_clean_env(), **(env or {})},
+        env={**isolated_env(), **(env or {})},
         check=False,
     )
 

@@ -236,11 +236,13 @@ def test_sigterm_stops_the_selftest_and_no_queued_run_starts(tmp_path):
     import signal
     import time
 
-    from conftest import CLI, run_env
+    from conftest import CLI
+
+    from tests.processes import isolated_env
 
     with (tmp_path / "out").open("w") as out:
         proc = subprocess.Popen(
-            [*CLI, "selftest"], env=run_env(TMPDIR=str(tmp_path)), stdout=out, stderr=out, start_new_session=True
+            [*CLI, "selftest"], env=isolated_env(TMPDIR=str(tmp_path)), stdout=out, stderr=out, start_new_session=True
         )
     try:
         deadline = time.monotonic() + 60
