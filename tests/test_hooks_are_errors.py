@@ -4,7 +4,6 @@ the hook named), never that the implementation broke LEAVE-04, CLASS-01…03 or 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -18,6 +17,7 @@ from conformance.reference.app import ReferenceSettings
 from conformance.reference.server import ThreadedServer
 from conformance.target import EMBEDDED_DEFAULTS, embedded_env
 from conformance.verdict import read_results
+from tests.processes import isolated_env
 
 CLOCK_PATH = "/_conformance/clock/advance"
 TIMER_CHECKS = ("LEAVE-04", "CLASS-01", "CLASS-02", "CLASS-03", "WH-03")
@@ -50,7 +50,7 @@ def with_clock(server: ThreadedServer, make: Callable[[Endpoint], Endpoint]) -> 
 
 def run_timer_checks(server: ThreadedServer, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("RTKC_")},
+        **isolated_env(),
         **embedded_env(server),
         **EMBEDDED_DEFAULTS,
         "RTKC_PROFILES": "api,session,webhooks,classroom",
@@ -105,7 +105,7 @@ def test_a_bridge_process_that_dies_is_an_error_never_a_fail(tmp_path: Path) -> 
     dies = f"{sys.executable} -c \"import sys; print('bridge: no SDK here', file=sys.stderr); sys.exit(3)\""
     with ThreadedServer(ReferenceSettings(test_clock=True)) as server:
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("RTKC_")},
+            **isolated_env(),
             **embedded_env(server),
             **EMBEDDED_DEFAULTS,
             "RTKC_DRIVER": "bridge",
