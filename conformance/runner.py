@@ -97,17 +97,20 @@ def pytest_command(
         "-m",
         "pytest",
         *what,
-        # The suite's plugin, loaded for this run only (it registers no entry point).
+        # The suite's plugin, loaded for this run only (it registers no entry point), and the
+        # only installed plugins the checks use. Nothing else is loaded (_child_env turns off
+        # autoloading): pytest rewrites the asserts of every module of every autoloaded plugin's
+        # package (all of hypothesis and schemathesis), and where bytecode is not cached
+        # (PYTHONDONTWRITEBYTECODE) it did so in every engine process, ~1.5 CPU-s each.
         "-p",
         "conformance.plugin",
         "-p",
+        "pytest_asyncio.plugin",
+        "-p",
+        "pytest_timeout",
+        *(["-p", "xdist.plugin"] if workers > 1 else []),
+        "-p",
         "no:cacheprovider",
-        "-p",
-        "no:pact",
-        "-p",
-        "no:hypothesispytest",
-        "-p",
-        "no:anyio",
         # Node ids are then conformance/<phase>/test_x.py::test_y from any working directory,
         # so runs compare and re-run wherever they were started.
         "--rootdir",
@@ -129,8 +132,6 @@ def pytest_command(
         "-p",
         "no:warnings",
     ]
-    if "fuzz" not in phases:
-        args += ["-p", "no:schemathesis"]  # its plugin import costs ~1.5 s per process
     if workers > 1:
         args += ["-n", str(workers), "--rtkc-campaign-first"]
     return args
@@ -191,6 +192,8 @@ def _child_env(plan_file: Path, config: RunConfig) -> dict[str, str]:
         **secret_variables(config),
         plan.PLAN_ENV: str(plan_file),
         "PACT_DO_NOT_TRACK": "true",
+        # Only the plugins pytest_command names (xdist hands them on to its workers).
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
     }
 
 

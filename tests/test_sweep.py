@@ -139,8 +139,18 @@ def test_ctrl_c_mid_run_still_retires_what_the_run_created(server, tmp_path):
 
     env = {**os.environ, **embedded_env(server), "RTKC_RUN_ID": run_id, "RTKC_TIME_CONTROL": "none"}
     command = [sys.executable, "-m", "conformance.cli", "run", "--phase", "scenarios", "--reports-dir", str(tmp_path)]
+    # As in a terminal, the run starts with SIGINT at its default: a shell without job control
+    # starts background jobs with it ignored, and ignored it stays in every child (measured: the
+    # run went on to its end when this test ran under `(pytest &)`). Reset, then exec the run.
+    reset = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+    command = [sys.executable, "-c", reset, *command]
     proc = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
