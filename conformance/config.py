@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from conformance.catalogue import DOCUMENTED_PROFILES, PROFILES
 from conformance.errors import ConfigError
 from conformance.redaction import REDACTED
+from conformance.resources import operation_ids
 
 __all__ = [
     "EXAMPLE_TOML",
@@ -131,6 +132,8 @@ class FuzzConfig:
     examples: int | None = None  # per operation; None = the preset's
     time_seconds: float | None = None  # None = the preset's (default: bounded by examples only)
     preset: str = "default"  # or "nightly"
+    # Operation ids of openapi/realtimekit.yaml to fuzz; empty = every operation.
+    operations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -281,6 +284,21 @@ def _profiles(raw: object, where: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(chosen))  # drop repeats, keep order
 
 
+def _operation_ids(raw: object, where: str) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        raw = [p.strip() for p in raw.split(",") if p.strip()]
+    chosen = _str_list(raw, where)
+    known = operation_ids()
+    unknown = [o for o in chosen if o not in known]
+    if unknown:
+        hints = [
+            f"{o} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(o, known, 1)) else o
+            for o in unknown
+        ]
+        raise ConfigError(f"{where}: no operation {', '.join(hints)} in openapi/realtimekit.yaml")
+    return tuple(dict.fromkeys(chosen))
+
+
 def _command(raw: object, where: str) -> tuple[str, ...]:
     if isinstance(raw, str):
         try:
@@ -373,6 +391,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("fuzz.examples", "RTKC_FUZZ_EXAMPLES", _positive_int),
     _Field("fuzz.time_seconds", "RTKC_FUZZ_TIME_SECONDS", _positive_float),
     _Field("fuzz.preset", "RTKC_FUZZ_PRESET", _choice("default", "nightly")),
+    _Field("fuzz.operations", "RTKC_FUZZ_OPERATIONS", _operation_ids),
 )
 
 
@@ -681,6 +700,7 @@ webhook_retry_seconds = 60       # wait for a webhook retry after a 5xx or no an
 preset = "default"               # or "nightly": 100 examples, fuzzing for 600 s
 # examples = 10                  # generated cases per operation (overrides the preset)
 # time_seconds = 60              # keep fuzzing this long (overrides the preset)
+# operations = ["listSessions"]  # fuzz only these operation ids (default: every operation)
 
 [pact]
 # Publish the contracts phase's verification results to a Pact Broker (off by default).

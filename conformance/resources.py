@@ -41,3 +41,14 @@ def pacts_dir() -> Path:
 def openapi_document() -> dict:
     with openapi_path().open(encoding="utf-8") as fh:
         return yaml.safe_load(fh)
+
+
+@cache
+def operation_ids() -> tuple[str, ...]:
+    """Every operationId of the suite's description, in document order."""
+    return tuple(
+        operation["operationId"]
+        for item in openapi_document().get("paths", {}).values()
+        for operation in item.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    )

@@ -444,6 +444,24 @@ def test_fuzz_settings_from_the_config_file(tmp_path: Path):
         load_config(path, {}, {})
 
 
+def test_fuzzing_some_operations_only(tmp_path: Path):
+    """`fuzz.operations` (file list or comma-separated variable) names operation ids of the
+    description; the campaign's `st run` then includes only those. A name the description does
+    not have stops the run before anything is sent, with the likely one."""
+    path = tmp_path / "target.toml"
+    path.write_text('[fuzz]\noperations = ["listSessions", "getActiveSession"]\n')
+    assert load_config(path, {}, {}).fuzz.operations == ("listSessions", "getActiveSession")
+    from_env = load_config(None, {"RTKC_FUZZ_OPERATIONS": "listMeetings, createWebhook"}, {}).fuzz.operations
+    assert from_env == ("listMeetings", "createWebhook")
+    assert load_config(None, {}, {}).fuzz.operations == ()
+    with pytest.raises(SuiteCouldNotRun, match=r"listSession \(did you mean listSessions\?\)"):
+        load_config(None, {"RTKC_FUZZ_OPERATIONS": "listSession"}, {})
+    command = campaign.command(tmp_path / "schemathesis.toml", ("listSessions", "getActiveSession"))
+    only = [command[i + 1] for i, arg in enumerate(command) if arg == "--include-operation-id"]
+    assert only == ["listSessions", "getActiveSession"]
+    assert "--include-operation-id" not in campaign.command(tmp_path / "schemathesis.toml")
+
+
 # -- the outcome ----------------------------------------------------------------------------------
 
 

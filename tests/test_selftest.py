@@ -185,6 +185,30 @@ def test_late_mode_runs_only_the_late_faults_without_the_test_clock(monkeypatch,
     assert selftest.phases_for(FAULTS["webhook_filter_ignored"]) == ["scenarios"]  # WH-01: no model check
 
 
+def test_a_fuzz_fault_is_fuzzed_where_it_shows_and_the_clean_run_everywhere(monkeypatch, tmp_path):
+    """Each fuzz fault names the operations its wrong answer shows on (all in the description),
+    and its run fuzzes only those; the clean run and every other fault's run fuzz everything.
+    That each is still caught so is the whole selftest's proof (the first test here)."""
+    from conformance import selftest
+    from conformance.resources import operation_ids
+
+    fuzz_faults = {name for name, fault in FAULTS.items() if fault.phase == "fuzz"}
+    assert fuzz_faults and all(FAULTS[name].operations for name in fuzz_faults)
+    assert {op for fault in FAULTS.values() for op in fault.operations} <= set(operation_ids())
+    requests = {}
+
+    def fake_run(request):
+        requests[request.overrides["run_id"]] = request
+        return _outcome({}, code=0)
+
+    monkeypatch.setattr(selftest, "run", fake_run)
+    selftest.selftest([*sorted(fuzz_faults), "ended_says_left"], reports=tmp_path)
+    for name in fuzz_faults:
+        assert requests[f"selftest-{name}"].overrides["fuzz.operations"] == list(FAULTS[name].operations)
+    assert "fuzz.operations" not in requests["selftest-clean"].overrides
+    assert "fuzz.operations" not in requests["selftest-ended_says_left"].overrides
+
+
 def test_every_fault_has_a_known_row_seen_breaking_a_requirement_it_declares():
     """The committed record of what each fault was seen breaking (`conformance faults`) covers
     every fault, and each row includes one of the fault's own requirements: it was caught."""

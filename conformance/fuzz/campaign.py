@@ -56,6 +56,7 @@ class Plan:
     run_id: str
     deadline: float  # seconds; the child is stopped after it
     phases: tuple[str, ...] = PHASES
+    operations: tuple[str, ...] = ()  # operation ids to fuzz; empty = every operation
 
 
 @dataclass
@@ -157,8 +158,18 @@ def _window_environment(target: Target) -> dict[str, str]:
     return {"RTKC_FUZZ_RATE_WINDOW": target.rate_window, "RTKC_FUZZ_RATE_LIMIT": str(target.requests_per_10s)}
 
 
-def command(config_file: Path) -> list[str]:
-    return [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config_file), "run", str(openapi_path())]
+def command(config_file: Path, operations: tuple[str, ...] = ()) -> list[str]:
+    only = [arg for operation in operations for arg in ("--include-operation-id", operation)]
+    return [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(config_file),
+        "run",
+        *only,
+        str(openapi_path()),
+    ]
 
 
 async def run(plan: Plan) -> Result:
@@ -171,7 +182,7 @@ async def run(plan: Plan) -> Result:
     started = time.monotonic()
     with output_file.open("wb") as output:
         child = await asyncio.create_subprocess_exec(
-            *command(config_file),
+            *command(config_file, plan.operations),
             cwd=workdir,
             env=child_environment(plan, workdir),
             stdin=asyncio.subprocess.DEVNULL,

@@ -82,8 +82,9 @@ async def fuzz(harness: Any, workdir: Path, embedded: bool, announce: Callable[[
     config = harness.config
     budget = budget_for(config.fuzz)
     seed = config.fuzz.seed if config.fuzz.seed is not None else secrets.randbelow(2**31)
-    announce(f"fuzz phase: seed {seed} ({budget.describe()}); replay with --seed {seed}")
-    outcome = Outcome(seed=seed, budget=budget.describe())
+    scope = f"; only {', '.join(config.fuzz.operations)}" if config.fuzz.operations else ""
+    announce(f"fuzz phase: seed {seed} ({budget.describe()}{scope}); replay with --seed {seed}")
+    outcome = Outcome(seed=seed, budget=budget.describe() + scope)
     refusal = await _preflight(harness.api)
     if refusal is not None:
         outcome.problem_kind, outcome.problem = refusal
@@ -103,6 +104,7 @@ async def fuzz(harness: Any, workdir: Path, embedded: bool, announce: Callable[[
         seed=seed,
         run_id=config.run_id,
         deadline=deadline_seconds(budget, limit),
+        operations=config.fuzz.operations,
     )
     result = await campaign.run(plan)
     try:

@@ -28,17 +28,22 @@ class Fault:
     # The run phase whose checks are meant to catch it (the selftest runs just that phase
     # unless --full): a fault in faults/fuzz.py is the fuzz phase's, and so on.
     phase: str = "scenarios"
+    # Where a fuzz fault's wrong answer shows (operation ids of openapi/realtimekit.yaml): its
+    # selftest run fuzzes only these. A wrong list leaves the fault uncaught, never a pass.
+    operations: tuple[str, ...] = ()
 
 
 FAULTS: dict[str, Fault] = {}
 
 
-def fault(name: str, *requirements: str) -> Callable[[Callable[[Reference], None]], Callable[[Reference], None]]:
+def fault(
+    name: str, *requirements: str, operations: tuple[str, ...] = ()
+) -> Callable[[Callable[[Reference], None]], Callable[[Reference], None]]:
     def register(fn: Callable[[Reference], None]) -> Callable[[Reference], None]:
         doc = " ".join((fn.__doc__ or "").split())
         area = fn.__module__.rsplit(".", 1)[-1]
         FAULTS[name] = Fault(
-            name, requirements, doc, fn, area if area in ("fuzz", "contracts", "model") else "scenarios"
+            name, requirements, doc, fn, area if area in ("fuzz", "contracts", "model") else "scenarios", operations
         )
         return fn
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from conformance.reference.app import Reference
 
 
-@fault("recordings_paging_as_strings", "API-01")
+@fault("recordings_paging_as_strings", "API-01", operations=("listRecordings",))
 def _paging_as_strings(ref: Reference) -> None:
     """The recordings list carries its paging numbers as strings ("20") instead of integers."""
 
@@ -28,7 +28,7 @@ def _paging_as_strings(ref: Reference) -> None:
     rewrite_json_responses(ref, rewrite)
 
 
-@fault("server_error_on_empty_session_page", "API-01")
+@fault("server_error_on_empty_session_page", "API-01", operations=("listSessions",))
 def _error_on_empty_page(ref: Reference) -> None:
     """Listing sessions with per_page=0, the documented minimum, crashes with a 500."""
 
@@ -44,7 +44,7 @@ def _error_on_empty_page(ref: Reference) -> None:
     patch(ref.api.validator, "query", make)
 
 
-@fault("query_errors_without_envelope", "API-03")
+@fault("query_errors_without_envelope", "API-03", operations=("listSessions",))
 def _query_errors_bare(ref: Reference) -> None:
     """A 400 for an invalid query parameter comes back as {"detail": "..."}, not the error envelope
     (a SHOULD: Cloudflare does not document these 400s with its error schema)."""
@@ -59,7 +59,7 @@ def _query_errors_bare(ref: Reference) -> None:
     rewrite_json_responses(ref, rewrite)
 
 
-@fault("active_session_404_without_envelope", "API-02")
+@fault("active_session_404_without_envelope", "API-02", operations=("getActiveSession",))
 def _no_session_bare(ref: Reference) -> None:
     """`GET …/active-session` with no live session answers 404 {"detail": "..."}, where Cloudflare
     documents that 404 with its error schema (realtimekit_GetActiveSessionNotFound)."""
@@ -72,7 +72,7 @@ def _no_session_bare(ref: Reference) -> None:
     rewrite_json_responses(ref, rewrite)
 
 
-@fault("webhook_created_answers_202", "API-01")
+@fault("webhook_created_answers_202", "API-01", operations=("createWebhook",))
 def _webhook_202(ref: Reference) -> None:
     """Creating a webhook answers 202, a success status neither Cloudflare (201) nor the suite lists."""
 
@@ -84,7 +84,7 @@ def _webhook_202(ref: Reference) -> None:
     rewrite_json_responses(ref, rewrite)
 
 
-@fault("webhook_validation_answers_422", "API-04")
+@fault("webhook_validation_answers_422", "API-04", operations=("createWebhook",))
 def _webhook_422(ref: Reference) -> None:
     """An invalid webhook body is refused with 422, a status the description does not list (a
     SHOULD: Cloudflare documents few error statuses, so an unlisted 4xx only warns)."""
@@ -99,7 +99,7 @@ def _webhook_422(ref: Reference) -> None:
     rewrite_json_responses(ref, rewrite)
 
 
-@fault("recordings_readable_without_token", "PERM-04")
+@fault("recordings_readable_without_token", "PERM-04", operations=("listRecordings",))
 def _recordings_open(ref: Reference) -> None:
     """GET on recordings works without an Authorization header (as if the admin token were sent)."""
     inner = ref.app
@@ -118,7 +118,7 @@ def _recordings_open(ref: Reference) -> None:
     ref.app = app  # type: ignore[assignment]
 
 
-@fault("credential_refusals_answer_400", "PERM-06")
+@fault("credential_refusals_answer_400", "PERM-06", operations=("listMeetings",))
 def _credentials_400(ref: Reference) -> None:
     """A missing or unknown API token is refused with 400 instead of 401 (still refused, so only
     the SHOULD on the status is broken)."""
