@@ -288,6 +288,8 @@ def _operation_ids(raw: object, where: str) -> tuple[str, ...]:
     if isinstance(raw, str):
         raw = [p.strip() for p in raw.split(",") if p.strip()]
     chosen = _str_list(raw, where)
+    if not chosen:
+        return ()  # every operation; the description is not read
     known = operation_ids()
     unknown = [o for o in chosen if o not in known]
     if unknown:

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
+
+from conformance.resources import read_yaml
 
 OPENAPI_DIR = Path(__file__).parents[1] / "openapi"
 DOC_PATH = OPENAPI_DIR / "realtimekit-asyncapi.yaml"
@@ -31,7 +32,7 @@ REQUIRED_ERROR_CODES = {4, 1005, 1106, 1201, 1202, 1203, 1205}
 
 @pytest.fixture(scope="module")
 def doc() -> dict[str, Any]:
-    loaded = yaml.safe_load(DOC_PATH.read_text(encoding="utf-8"))
+    loaded = read_yaml(DOC_PATH)
     assert isinstance(loaded, dict)
     return loaded
 

@@ -8,6 +8,7 @@ import hashlib
 import importlib
 import pkgutil
 import re
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import conformance.scenarios
 from conformance.catalogue import PROFILES, Source, load
 from conformance.plugin import MARKER
 from conformance.reference.faults import FAULTS
+from conformance.resources import read_yaml
 
 CHECK_MODULES = (
     *(f"conformance.scenarios.{m.name}" for m in pkgutil.iter_modules(conformance.scenarios.__path__)),
@@ -112,8 +114,13 @@ def seed_text(ref: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+@cache
+def official_document() -> dict:
+    return read_yaml(OFFICIAL)  # type: ignore[return-value]
+
+
 def official_node(ref: str) -> object | None:
-    document = yaml.safe_load(OFFICIAL.read_text(encoding="utf-8"))
+    document = official_document()
     if ref.startswith("#/"):
         node: object = document
         for part in ref[2:].split("/"):

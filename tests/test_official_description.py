@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from conformance.resources import read_yaml
 
 ROOT = Path(__file__).parents[1]
 SUITE_PATH = ROOT / "openapi" / "realtimekit.yaml"
@@ -46,8 +47,7 @@ ANNOTATIONS = {"description", "example", "examples", "default", "title", "x-audi
 
 # ------------------------------------------------------------------ documents
 def load(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    return read_yaml(path)  # type: ignore[return-value]
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 import schemathesis
-import yaml
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from conformance import openapi_schema
+from conformance.resources import read_yaml
 
 SPEC_PATH = Path(__file__).parents[1] / "openapi" / "realtimekit.yaml"
 PREFIX = "/accounts/{account_id}/realtime/kit/{app_id}"
@@ -126,8 +126,7 @@ WEBHOOK_HEADERS = {"rtk-signature", "rtk-uuid", "rtk-webhook-id"}
 # ----------------------------------------------------------------- helpers
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    with SPEC_PATH.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    return read_yaml(SPEC_PATH)  # type: ignore[return-value]
 
 
 def resolve(spec: dict[str, Any], node: Any) -> Any:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from conformance.resources import read_yaml
 from tests.processes import isolated_env, serve
 
 ROOT = Path(__file__).parents[1]
@@ -66,7 +66,7 @@ def config_file(info: dict[str, Any], where: Path) -> Path:
 
 
 def operation_count() -> int:
-    document = yaml.safe_load(DESCRIPTION.read_text(encoding="utf-8"))
+    document = read_yaml(DESCRIPTION)
     methods = {"get", "put", "post", "patch", "delete"}
     return sum(1 for item in document["paths"].values() for method in item if method in methods)
 

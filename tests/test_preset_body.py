@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from conformance.preset_body import PRIVILEGES, ROLE_PERMISSIONS, preset_body
+from conformance.resources import read_yaml
 
 ROOT = Path(__file__).parents[1]
 URN = "urn:doc"
@@ -21,14 +21,14 @@ URN = "urn:doc"
 
 def schema_validator(path: Path, pointer: str) -> Draft202012Validator:
     """The schema at `pointer` in an OpenAPI document, its `#/...` refs resolved in that document."""
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document = read_yaml(path)
     registry = Registry().with_resource(URN, Resource.from_contents(document, default_specification=DRAFT202012))
     return Draft202012Validator({"$ref": f"{URN}#{pointer}"}, registry=registry)
 
 
 def request_schema_pointer(path: Path) -> str:
     """Where the create-preset request body's schema sits in that document."""
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document = read_yaml(path)
     post = document["paths"]["/accounts/{account_id}/realtime/kit/{app_id}/presets"]["post"]
     body = post["requestBody"]
     while "$ref" in body:
@@ -60,7 +60,7 @@ def test_role_body_is_a_valid_create_preset_request(document: str, role: str) ->
 
 def test_every_permission_the_schema_knows_as_a_privilege_is_set() -> None:
     # A required boolean Cloudflare adds later must be decided here, not left out (400).
-    official = yaml.safe_load(DOCUMENTS["official"].read_text(encoding="utf-8"))
+    official = read_yaml(DOCUMENTS["official"])
     permissions = official["components"]["schemas"]["realtimekit_Preset"]["properties"]["permissions"]
     body = preset_body("p")["permissions"]
     assert set(permissions["required"]) <= set(body)

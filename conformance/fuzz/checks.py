@@ -18,9 +18,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-import yaml
-
-from conformance.resources import openapi_path
+from conformance.resources import openapi_path, read_yaml
 
 API = "API-01"  # answers match the description; no 5xx
 ENVELOPE = "API-02"  # an error Cloudflare documents with its error schema carries it
@@ -92,7 +90,7 @@ METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
 @cache
 def _official() -> dict:
     path = openapi_path().with_name(OFFICIAL_DESCRIPTION)
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return read_yaml(path)  # type: ignore[return-value]
 
 
 @cache
