@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from xdist.scheduler import LoadScopeScheduling
 
-FUZZ_PACKAGE = "conformance/fuzz/"
+from conformance.plugin.selection import FUZZ_PACKAGE
+
 MODEL_PACKAGE = "conformance/model/"
 
 

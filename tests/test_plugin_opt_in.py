@@ -69,3 +69,25 @@ def test_the_suite_marker_is_namespaced():
     from conformance.plugin import MARKER
 
     assert MARKER == "rtkc_requirement"
+
+
+def test_the_engine_loads_no_conftest_of_the_folder_it_is_started_from(tmp_path: Path):
+    """The other way round: a vendor's checkout has its own tests/conftest.py, and pytest loads
+    the conftest of every test* folder of the working directory. The engine does not (it used
+    to load this project's own tests/conftest.py the same way). Checked with `run --list`, the
+    engine's collection: a conftest that breaks on import would stop it."""
+    from tests.processes import CLI
+
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "conftest.py").write_text("raise RuntimeError('a vendor conftest was loaded')\n")
+    done = subprocess.run(
+        [*CLI, "run", "--list", "--requirement", "KICK-01"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=isolated_env(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "conformance/scenarios/test_kick.py" in done.stdout

@@ -71,6 +71,24 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    _campaign_first(items)
+
+
+FUZZ_PACKAGE = "conformance/fuzz/"
+
+
+def _campaign_first(items: list[pytest.Item]) -> None:
+    """Start the fuzz campaign first, so that it overlaps the scenarios instead of following them.
+
+    The campaign runs once per run (fuzz/phase.py), inside whichever fuzz check comes first; the
+    scenarios spend most of their time waiting on events and timers, so a campaign beside them on
+    another xdist worker costs little wall time, where one after them costs all of it. Only that
+    one check moves; the others stay at the end and read the stored outcome. Every worker
+    reorders the same way, as xdist requires."""
+    first = next((item for item in items if item.nodeid.startswith(FUZZ_PACKAGE)), None)
+    if first is not None and items[0] is not first:
+        items.remove(first)
+        items.insert(0, first)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
