@@ -13,25 +13,15 @@ import re
 from functools import cache
 from typing import Any
 
-import requests
-import schemathesis
-from schemathesis.config import SchemathesisConfig
-from schemathesis.core.failures import Failure, FailureGroup
-from schemathesis.core.transport import Response
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
-
 from conformance.fuzz.checks import documents_status
 from conformance.resources import openapi_path
 
+# schemathesis is imported on first use, not with this module: every engine collects
+# scenarios/test_api.py, and most runs (each selftest fault's) never call this judge
+# (measured: ~0.3 s of start-up per engine process).
+
 __all__ = ["officially_documented", "response_problem"]
 
-# The checks fuzz/checks.py counts against API-01 for status, media type and body.
-# response_headers_conformance is left out: the caller hands over the content type only.
-RESPONSE_CHECKS = (status_code_conformance, content_type_conformance, response_schema_conformance)
 _PATH_PARAMETER = re.compile(r"\{([^}]*)\}")
 MESSAGE_CHARS = 300
 
@@ -46,9 +36,24 @@ def officially_documented(operation_id: str, status: int) -> bool:
 
 @cache
 def _schemathesis_schema() -> Any:
+    import schemathesis
+    from schemathesis.config import SchemathesisConfig
+
     # The file the fuzz phase's `st` reads, with schemathesis' defaults rather than whatever
     # schemathesis.toml the working directory holds (formats validated, no hooks).
     return schemathesis.openapi.from_path(openapi_path(), config=SchemathesisConfig())
+
+
+def _response_checks() -> list[Any]:
+    """The checks fuzz/checks.py counts against API-01 for status, media type and body
+    (response_headers_conformance is left out: the caller hands over the content type only)."""
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    return [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 def response_problem(operation_id: str, status: int, body: Any, content_type: str) -> str | None:
@@ -57,6 +62,10 @@ def response_problem(operation_id: str, status: int, body: Any, content_type: st
     `body` is the parsed JSON body (None: none, or not JSON); it is serialised again for
     schemathesis, which reads bytes.
     """
+    import requests
+    from schemathesis.core.failures import Failure, FailureGroup
+    from schemathesis.core.transport import Response
+
     operation = _schemathesis_schema().find_operation_by_id(operation_id)
     content = b"" if body is None else json.dumps(body).encode()
     response = Response(
@@ -70,7 +79,7 @@ def response_problem(operation_id: str, status: int, body: Any, content_type: st
     # Only the answer is judged; the path parameters just let schemathesis describe the request.
     case = operation.Case(path_parameters={name: "x" for name in _PATH_PARAMETER.findall(operation.path)})
     try:
-        case.validate_response(response, checks=list(RESPONSE_CHECKS))
+        case.validate_response(response, checks=_response_checks())
     except FailureGroup as group:
         return _describe(operation.label, status, group.exceptions)
     except Failure as failure:

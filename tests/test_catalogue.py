@@ -4,6 +4,7 @@ check can fail."""
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import pkgutil
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import conformance
 import conformance.scenarios
 from conformance.catalogue import PROFILES, Source, load
 from conformance.plugin import MARKER
@@ -68,6 +70,18 @@ def test_every_check_names_a_known_requirement():
     unknown = {name: ids for name, ids in checks.items() if set(ids) - known}
     assert not untagged, f"checks without a requirement ID: {untagged}"
     assert not unknown, f"checks naming IDs that are not in the catalogue: {unknown}"
+
+
+def test_no_check_module_judges_with_a_bare_assert():
+    """The engine runs with --assert=plain (runner.pytest_command): a bare assert in a check
+    would fail with no message. Checks judge with `must`, which says what was expected."""
+    package = Path(conformance.__file__).parent
+    found = []
+    for folder in ("scenarios", "contracts", "model", "fuzz", "plugin"):
+        for path in sorted((package / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            found += [f"{path.relative_to(package)}:{n.lineno}" for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+    assert not found, f"bare asserts in the checks: {found}"
 
 
 def test_every_requirement_is_owned_by_a_check():
