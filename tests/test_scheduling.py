@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conformance.config import load_config
 from conformance.runner import RunRequest, pytest_command
 
@@ -34,12 +36,13 @@ def _tree(root: Path) -> None:
 
 def _run(root: Path, *extra: str) -> list[tuple[str, str]]:
     log = root / "order.log"
-    engine = [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "conformance.plugin", "-p", "no:cacheprovider"]
-    engine += ["--rootdir", str(root)]
+    # As the runner starts its engine: only the plugins named (pytest_command, _child_env).
+    engine = [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "xdist.plugin", "-p", "conformance.plugin"]
+    engine += ["-p", "no:cacheprovider", "--rootdir", str(root)]
     subprocess.run(
         [*engine, "conformance/scenarios", "conformance/model", "conformance/fuzz", *extra],  # the runner's order
         cwd=root,
-        env={**os.environ, "ORDER_LOG": str(log)},
+        env={**os.environ, "ORDER_LOG": str(log), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
         check=True,
         capture_output=True,
         timeout=120,
@@ -47,26 +50,30 @@ def _run(root: Path, *extra: str) -> list[tuple[str, str]]:
     return [tuple(line.split()) for line in log.read_text().splitlines()]  # type: ignore[misc]
 
 
-def test_the_fuzz_checks_share_one_worker_and_start_first(tmp_path: Path) -> None:
-    _tree(tmp_path)
-    ran = _run(tmp_path, "--rtkc-campaign-first")
-    fuzz = [(worker, name) for worker, name in ran if name.startswith("fuzz")]
+@pytest.fixture(scope="module")
+def scheduled(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str]]:
+    """One engine run with the flag, read by the two tests below."""
+    root = tmp_path_factory.mktemp("scheduled")
+    _tree(root)
+    return _run(root, "--rtkc-campaign-first")
+
+
+def test_the_fuzz_checks_share_one_worker_and_start_first(scheduled: list[tuple[str, str]]) -> None:
+    fuzz = [(worker, name) for worker, name in scheduled if name.startswith("fuzz")]
     assert len(fuzz) == 3 and len({worker for worker, _ in fuzz}) == 1
     fuzz_worker = fuzz[0][0]
-    first_on_that_worker = next(name for worker, name in ran if worker == fuzz_worker)
-    assert first_on_that_worker.startswith("fuzz"), ran
+    first_on_that_worker = next(name for worker, name in scheduled if worker == fuzz_worker)
+    assert first_on_that_worker.startswith("fuzz"), scheduled
 
 
-def test_the_model_checks_share_one_worker(tmp_path: Path) -> None:
+def test_the_model_checks_share_one_worker(scheduled: list[tuple[str, str]]) -> None:
     """The walk runs in whichever model check comes first on a worker: one worker, one walk."""
-    _tree(tmp_path)
-    ran = _run(tmp_path, "--rtkc-campaign-first")
-    model = [worker for worker, name in ran if name.startswith("model")]
-    assert len(model) == 5 and len(set(model)) == 1, ran
+    model = [worker for worker, name in scheduled if name.startswith("model")]
+    assert len(model) == 5 and len(set(model)) == 1, scheduled
 
 
 def test_without_the_flag_xdist_schedules_as_usual(tmp_path: Path) -> None:
-    """Anyone else's xdist run (the plugin is installed for every pytest) is left alone."""
+    """Anyone else's xdist run with the plugin loaded (pytest -p conformance.plugin) is left alone."""
     _tree(tmp_path)
     ran = _run(tmp_path)
     assert not any(name.startswith("fuzz") for _, name in ran[:2]), ran
