@@ -1,5 +1,5 @@
-"""A pytest plugin for bench/test_time.py: the CPU each test cost, written as one JSON line per
-test to the file named by RTKC_BENCH_CPU.
+"""A pytest plugin for bench/test_time.py: the CPU each test cost and its wall time (setup and
+teardown included), written as one JSON line per test to the file named by RTKC_BENCH_CPU.
 
 A test's cost is the CPU its process (an xdist worker, or the lone pytest) used during the test,
 plus that of every child process it waited for (`RUSAGE_CHILDREN`: a `conformance run`, and its
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import time
 
 import pytest
 
@@ -26,9 +27,18 @@ def _cpu() -> float:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
-    started = _cpu()
+    started, wall = _cpu(), time.perf_counter()
     yield
     path = os.environ.get("RTKC_BENCH_CPU")
     if path:
         with open(path, "a", encoding="utf-8") as out:  # one short line per write: workers append safely
-            out.write(json.dumps({"nodeid": item.nodeid, "cpu": round(_cpu() - started, 2)}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "nodeid": item.nodeid,
+                        "cpu": round(_cpu() - started, 2),
+                        "wall": round(time.perf_counter() - wall, 2),
+                    }
+                )
+                + "\n"
+            )

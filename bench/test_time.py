@@ -46,11 +46,15 @@ def machine_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def costliest(path: Path) -> list[tuple[float, str]]:
-    """(CPU seconds, test id) from _cpu_per_test's lines, costliest first."""
+def per_test(path: Path) -> list[dict]:
+    """_cpu_per_test's lines: each test's CPU and wall seconds."""
     if not path.exists():
         return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def costliest(rows: list[dict]) -> list[tuple[float, str]]:
+    """(CPU seconds, test id), costliest first."""
     return sorted(((row["cpu"], row["nodeid"]) for row in rows), reverse=True)
 
 
@@ -67,8 +71,8 @@ def cpu_seconds(usage: resource.struct_rusage) -> float:
 def main(args: list[str]) -> int:
     command = pytest_command(args)
     print("$", " ".join(command), flush=True)
-    per_test = Path(tempfile.mkdtemp(prefix="rtkc-bench-")) / "cpu.jsonl"
-    env = {**os.environ, "RTKC_BENCH_CPU": str(per_test), "PYTHONPATH": str(Path(__file__).parent)}
+    per_test_file = Path(tempfile.mkdtemp(prefix="rtkc-bench-")) / "cpu.jsonl"
+    env = {**os.environ, "RTKC_BENCH_CPU": str(per_test_file), "PYTHONPATH": str(Path(__file__).parent)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     machine_before = machine_cpu_seconds()
     started = time.perf_counter()
@@ -91,8 +95,11 @@ def main(args: list[str]) -> int:
     print(f"slowest {SLOWEST_SHOWN}:")
     for seconds, phase, test in slowest("".join(lines))[:SLOWEST_SHOWN]:
         print(f"  {seconds:8.2f} s  {phase:<8} {test}")
+    rows = per_test(per_test_file)
+    busy = sum(row["wall"] for row in rows)
+    print(f"tests' own time summed: {busy:.1f} s (what the workers spent inside tests, waiting included)")
     print(f"costliest {SLOWEST_SHOWN} (CPU of the test's process and the processes it waited for):")
-    for seconds, test in costliest(per_test)[:SLOWEST_SHOWN]:
+    for seconds, test in costliest(rows)[:SLOWEST_SHOWN]:
         print(f"  {seconds:8.2f} s  {test}")
     return proc.returncode
 
