@@ -35,10 +35,28 @@ CLI = [sys.executable, "-m", "conformance.cli"]
 # that test gets time for the run itself, on a busy machine.
 SHARED_RUN_TIMEOUT = 900
 SHARED_FIXTURES = {"clean_run", "faulty_run", "whole_selftest"}
-# The whole selftest is the longest single piece of the session (several minutes, three runs at
-# once): it starts in the background as soon as collection shows a test will read it, so it runs
-# beside the other tests instead of after the ones queued before it.
-BACKGROUND = {"whole_selftest": ("selftest", ("selftest", "--json", "{folder}/kill-matrix.json"), 1200)}
+
+
+@dataclass(frozen=True)
+class Background:
+    """A shared run started as soon as collection shows a test will read it, so that it runs
+    beside the other tests instead of inside the first one that asks (which would hold an
+    xdist worker while the run mostly waits on event windows)."""
+
+    name: str  # its folder under the session's shared root
+    args: tuple[str, ...]  # `conformance <args>`; {folder} is that folder
+    timeout: float  # how long a reader waits for it
+    run_dir: str = ""  # the run folder, inside its folder
+
+
+BACKGROUND = {
+    # The longest single piece of the session: a clean run and 79 fault runs, two at once.
+    "whole_selftest": Background("selftest", ("selftest", "--json", "{folder}/kill-matrix.json"), 1200),
+    # Read by most report tests; alone in its reports folder (so `latest` points at it).
+    "clean_run": Background(
+        "clean", ("run", "--reports-dir", "{folder}/reports", "--run-id", "clean"), 600, "reports/clean"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -114,9 +132,10 @@ def shared_run(root: Path, name: str, make: Callable[[Path], tuple[subprocess.Co
     return _read_record(record)
 
 
-def start_in_background(root: Path, name: str, args: tuple[str, ...]) -> None:
+def start_in_background(root: Path, run: Background) -> None:
     """Start `conformance <args>` once per session under `root/name` (the first caller starts
     it; later callers return at once). It records its exit code in `rc` when it ends."""
+    name, args = run.name, run.args
     folder = root / name
     with _locked(root / f"{name}.lock"):
         if (folder / "pid").exists() or (folder / "process.json").exists():
@@ -129,9 +148,10 @@ def start_in_background(root: Path, name: str, args: tuple[str, ...]) -> None:
         (folder / "pid").write_text(str(child.pid))
 
 
-def await_background(root: Path, name: str, timeout: float) -> Ran:
+def await_background(root: Path, run: Background) -> Ran:
     """The background run's record, once it has ended (its `rc` file appears), or an exit of -1
-    with the reason when it has not ended within `timeout` of this call."""
+    with the reason when it has not ended within its timeout of this call."""
+    name, timeout = run.name, run.timeout
     folder = root / name
     record = folder / "process.json"
     deadline = time.monotonic() + timeout
@@ -142,7 +162,7 @@ def await_background(root: Path, name: str, timeout: float) -> Ran:
             read = {n: (folder / n).read_text() if (folder / n).exists() else "" for n in ("stdout", "stderr", "rc")}
             code = int(read["rc"]) if read["rc"].strip() else -1
             stderr = read["stderr"] if read["rc"].strip() else f"not finished within {timeout:g}s\n{read['stderr']}"
-            _write_record(record, subprocess.CompletedProcess(name, code, read["stdout"], stderr), folder)
+            _write_record(record, subprocess.CompletedProcess(name, code, read["stdout"], stderr), folder / run.run_dir)
     return _read_record(record)
 
 
@@ -154,8 +174,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     root = _shared_root(session.config._tmp_path_factory)  # type: ignore[attr-defined]
     for fixture in sorted(wanted):
-        name, args, _ = BACKGROUND[fixture]
-        start_in_background(root, name, args)
+        start_in_background(root, BACKGROUND[fixture])
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -164,8 +183,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if hasattr(session.config, "workerinput") or not hasattr(session.config, "_tmp_path_factory"):
         return
     root = _shared_root(session.config._tmp_path_factory)  # type: ignore[attr-defined]
-    for name, _, _ in BACKGROUND.values():
-        pid, rc = root / name / "pid", root / name / "rc"
+    for run in BACKGROUND.values():
+        pid, rc = root / run.name / "pid", root / run.name / "rc"
         if pid.exists() and not rc.exists():
             with suppress(ProcessLookupError, PermissionError, ValueError):
                 os.killpg(int(pid.read_text()), signal.SIGTERM)
@@ -174,13 +193,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.fixture(scope="session")
 def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Ran:
     """A full run against the clean embedded reference (every phase, every profile), alone in
-    its reports folder (so `latest` points at it)."""
-
-    def make(folder: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
-        done = conformance("run", "--reports-dir", str(folder / "reports"), "--run-id", "clean", timeout=600)
-        return done, folder / "reports" / "clean"
-
-    return shared_run(_shared_root(tmp_path_factory), "clean", make)
+    its reports folder (so `latest` points at it); started in the background (BACKGROUND)."""
+    root = _shared_root(tmp_path_factory)
+    start_in_background(root, BACKGROUND["clean_run"])  # already started unless collection was skipped
+    return await_background(root, BACKGROUND["clean_run"])
 
 
 # The faulty run's selection: END-02 fails under the fault (a scenario and a model-phase check);
@@ -205,7 +221,26 @@ def faulty_run(tmp_path_factory: pytest.TempPathFactory, clean_run: Ran) -> Ran:
     return shared_run(_shared_root(tmp_path_factory), "faulty", make)
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto` (the README's command) means twice the cores, at most 8: the long tests are
+    end-to-end runs that mostly wait on event windows, and two cores' worth of workers left both
+    cores idle for much of the session (measured on 2 cores: see bench/README.md)."""
+    return max(2, min(2 * (os.cpu_count() or 1), 8))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # xdist's `load` scheduling first hands each worker a quarter of its share in one block: the
+    # first worker got every `slow` test and ran them one after another (measured: 10 min). In
+    # steps of one (two queued per worker), they spread over the workers.
+    if getattr(config.option, "maxschedchunk", "absent") is None:
+        config.option.maxschedchunk = 1
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(SHARED_RUN_TIMEOUT))
+    # The long tests first (marked `slow`: end-to-end runs that mostly wait on event windows):
+    # xdist hands tests out in this order, so they start at once side by side instead of one
+    # of them starting last and running alone. A stable sort, the same in every worker.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

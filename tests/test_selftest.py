@@ -23,10 +23,9 @@ def whole_selftest(tmp_path_factory):
     xdist the first worker starts it, any may wait for it): (the finished process, its kill matrix)."""
     from conftest import BACKGROUND, _shared_root, await_background, start_in_background
 
-    name, args, timeout = BACKGROUND["whole_selftest"]
     root = _shared_root(tmp_path_factory)
-    start_in_background(root, name, args)  # already started unless collection was skipped
-    ran = await_background(root, name, timeout)
+    start_in_background(root, BACKGROUND["whole_selftest"])  # already started unless collection was skipped
+    ran = await_background(root, BACKGROUND["whole_selftest"])
     matrix = ran.run_dir / "kill-matrix.json"
     return ran.done, (json.loads(matrix.read_text()) if matrix.exists() else {})
 
