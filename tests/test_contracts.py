@@ -66,6 +66,7 @@ def without_ffi_version(content: bytes) -> dict:
 # -- the consumer side -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_consumer_tests_regenerate_the_committed_pacts_byte_for_byte(tmp_path: Path):
     first, second = regenerate(tmp_path / "a"), regenerate(tmp_path / "b")
     committed = {path.name: path.read_bytes() for path in sorted(COMMITTED.glob("*.json"))}

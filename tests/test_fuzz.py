@@ -626,6 +626,7 @@ def _with_put_and_an_unlisted_delete(app: Any) -> Any:
     return wrapped
 
 
+@pytest.mark.slow
 async def test_put_where_cloudflare_has_it_is_no_finding_and_an_unlisted_method_only_warns(monkeypatch):
     from conformance.reference import server as reference_server
     from conformance.reference.app import ReferenceSettings

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -68,6 +69,7 @@ def run_timer_checks(server: ThreadedServer, tmp_path: Path) -> tuple[subprocess
     return done, read_results(tmp_path / "hooks" / "results.jsonl")
 
 
+@pytest.mark.slow
 def test_a_clock_answering_204_is_a_working_clock(tmp_path: Path) -> None:
     with ThreadedServer(ReferenceSettings(test_clock=True)) as server:
         with_clock(server, answering_204)

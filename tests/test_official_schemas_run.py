@@ -71,6 +71,7 @@ def config(reference: dict[str, str]) -> str:
     )
 
 
+@pytest.mark.slow
 def test_plain_schemathesis_run_of_the_official_description_finds_nothing(
     reference: dict[str, str], tmp_path: Path
 ) -> None:
