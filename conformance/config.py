@@ -702,7 +702,7 @@ webhook_retry_seconds = 60       # wait for a webhook retry after a 5xx or no an
 preset = "default"               # or "nightly": 100 examples, fuzzing for 600 s
 # examples = 10                  # generated cases per operation (overrides the preset)
 # time_seconds = 60              # keep fuzzing this long (overrides the preset)
-# operations = ["listSessions"]  # fuzz only these operation ids (default: every operation)
+# operations = ["listSessions"]  # fuzz only these operation ids, without the stateful phase
 
 [pact]
 # Publish the contracts phase's verification results to a Pact Broker (off by default).

@@ -460,6 +460,8 @@ def test_fuzzing_some_operations_only(tmp_path: Path):
     only = [command[i + 1] for i, arg in enumerate(command) if arg == "--include-operation-id"]
     assert only == ["listSessions", "getActiveSession"]
     assert "--include-operation-id" not in campaign.command(tmp_path / "schemathesis.toml")
+    assert campaign.phases_for(()) == campaign.PHASES
+    assert campaign.phases_for(("listSessions",)) == ("examples", "coverage", "fuzzing")
 
 
 # -- the outcome ----------------------------------------------------------------------------------

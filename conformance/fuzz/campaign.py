@@ -35,6 +35,13 @@ SEMANTIC_400 = ("addParticipant", "editParticipant", "replaceParticipant")
 POSITIVE_DATA_STATUSES = '["2XX", "3XX", 400, 401, 403, 404, 409, 429, "5XX"]'
 
 
+def phases_for(operations: tuple[str, ...]) -> tuple[str, ...]:
+    """Every phase for a whole campaign; without the stateful phase for chosen operations: it
+    follows links between operations, among a few there are usually none, and schemathesis
+    then reports "Missing Open API links" as an error."""
+    return tuple(p for p in PHASES if p != "stateful") if operations else PHASES
+
+
 @dataclass(frozen=True)
 class Target:
     base_url: str

@@ -105,6 +105,7 @@ async def fuzz(harness: Any, workdir: Path, embedded: bool, announce: Callable[[
         run_id=config.run_id,
         deadline=deadline_seconds(budget, limit),
         operations=config.fuzz.operations,
+        phases=campaign.phases_for(config.fuzz.operations),
     )
     result = await campaign.run(plan)
     try:
