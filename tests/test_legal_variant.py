@@ -77,7 +77,11 @@ def token_env(info: dict[str, Any]) -> dict[str, str]:
 
 
 def run_against(
-    info: dict[str, Any], tmp_path: Path, *args: str, profiles: tuple[str, ...] = PROFILES
+    info: dict[str, Any],
+    tmp_path: Path,
+    *args: str,
+    profiles: tuple[str, ...] = PROFILES,
+    settings: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     config = write_config(tmp_path / "variant.toml", info, profiles)
     return subprocess.run(
@@ -95,7 +99,7 @@ def run_against(
         capture_output=True,
         text=True,
         timeout=900,
-        env=isolated_env(**token_env(info)),
+        env=isolated_env(**token_env(info), **(settings or {})),
         cwd=tmp_path,
         check=False,
     )
@@ -162,9 +166,16 @@ def test_the_suite_passes_an_implementation_making_the_other_legal_choices(tmp_p
 def test_put_on_meetings_participants_and_presets_is_not_failed(tmp_path: Path) -> None:
     """RealtimeKit has replace_meeting, replace_participant and put-presets-preset_id: an
     implementation serving them is faithful, not broken (issue 11, F1)."""
+    # The campaign fuzzes the three PUT operations only: a campaign over every operation sent
+    # the same kinds of PUT (measured: 401, 404 and 405 answers on these paths; no stateful
+    # link reaches a 2xx PUT in either) for twice the CPU.
+    only = {"RTKC_FUZZ_OPERATIONS": "replaceMeeting,replaceParticipant,replacePreset"}
     with variant(PUT_SERVED) as info:
-        done = run_against(info, tmp_path, "--phase", "fuzz", "--requirement", "API-01", profiles=("api",))
+        done = run_against(
+            info, tmp_path, "--phase", "fuzz", "--requirement", "API-01", profiles=("api",), settings=only
+        )
     assert done.returncode == 0, failures(done)
+    assert "only replaceMeeting, replaceParticipant, replacePreset" in done.stdout, done.stdout[-2000:]
 
 
 @pytest.mark.slow
