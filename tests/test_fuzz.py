@@ -652,9 +652,16 @@ async def test_put_where_cloudflare_has_it_is_no_finding_and_an_unlisted_method_
             requests_per_10s=None,
             request_timeout=10.0,
         )
-        # The coverage phase is the one that tries methods the description does not list.
+        # The coverage phase is the one that tries methods the description does not list; the
+        # operations are those on the paths the variant changes.
         plan = campaign.Plan(
-            target, Budget("test", examples=1), seed=11, run_id=RUN, deadline=240, phases=("coverage",)
+            target,
+            Budget("test", examples=1),
+            seed=11,
+            run_id=RUN,
+            deadline=240,
+            phases=("coverage",),
+            operations=("replaceMeeting", "replacePreset", "replaceParticipant"),
         )
         result = await campaign.run(plan)
         try:
