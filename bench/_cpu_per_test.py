@@ -27,7 +27,7 @@ def _cpu() -> float:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
-    started, wall = _cpu(), time.perf_counter()
+    started, wall, at = _cpu(), time.perf_counter(), time.time()
     yield
     path = os.environ.get("RTKC_BENCH_CPU")
     if path:
@@ -38,6 +38,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
                         "nodeid": item.nodeid,
                         "cpu": round(_cpu() - started, 2),
                         "wall": round(time.perf_counter() - wall, 2),
+                        "start": round(at, 2),  # for a timeline of the session (epoch seconds)
+                        "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
                     }
                 )
                 + "\n"
