@@ -444,7 +444,9 @@ def _run(request: RunRequest, workdir: Path) -> RunOutcome:
     except Exception as exc:  # the verdict must still be told
         reason = "; ".join(filter(None, [reason, f"the reports could not be written: {type(exc).__name__}: {exc}"]))
         code = code or 2
-    scope = partial_scope(request.requirements, request.phases, available_phases(), request.rerun_failed)
+    scope = partial_scope(
+        request.requirements, request.phases, available_phases(), request.rerun_failed, config.fuzz.operations
+    )
     return RunOutcome(config, verdicts, code, reason, run_dir, time.monotonic() - started, problems, published, scope)
 
 

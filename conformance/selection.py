@@ -40,13 +40,21 @@ def canonical_requirements(typed: Iterable[str], known: Iterable[str]) -> list[s
     return result
 
 
-def partial_scope(requirements: list[str], phases: list[str], all_phases: list[str], rerun_of: object) -> str:
+def partial_scope(
+    requirements: list[str],
+    phases: list[str],
+    all_phases: list[str],
+    rerun_of: object,
+    fuzz_operations: tuple[str, ...] = (),
+) -> str:
     """What a partial run covered, in words; "" for a full run."""
     parts = []
     if requirements:
         parts.append(f"requirement(s) {', '.join(requirements)}")
     if phases and set(phases) != set(all_phases):
         parts.append(f"phase(s) {', '.join(phases)}")
+    if fuzz_operations and "fuzz" in (phases or all_phases):
+        parts.append(f"fuzzing only {', '.join(fuzz_operations)}")
     if rerun_of is not None:
         parts.append(f"the checks of {rerun_of} that did not pass")
     return "; ".join(parts)

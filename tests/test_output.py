@@ -73,6 +73,9 @@ def test_a_partial_run_that_passes_says_partial_never_conformant():
     assert summary(_outcome(0, "")).splitlines()[-1].startswith("CONFORMANT")
     assert partial_scope([], ["scenarios"], ["scenarios", "fuzz"], None) == "phase(s) scenarios"
     assert partial_scope([], ["scenarios", "fuzz"], ["fuzz", "scenarios"], None) == ""
+    # A campaign over some operations only (fuzz.operations) is no full run either.
+    assert partial_scope([], [], ["scenarios", "fuzz"], None, ("listSessions",)) == "fuzzing only listSessions"
+    assert partial_scope([], ["scenarios"], ["scenarios", "fuzz"], None, ("listSessions",)) == "phase(s) scenarios"
 
 
 def test_checks_are_named_by_requirement_and_behaviour_not_by_path():

@@ -41,13 +41,14 @@ def make_run(
     requirements: list[str] | None = None,
     faults: list[str] | None = None,
     compare_with: Path | None = None,
+    settings: dict[str, object] | None = None,
 ) -> publish.Published:
     """A run with one check per claimed requirement (pass unless `outcomes` says otherwise)."""
     outcomes = outcomes or {}
     config = load_config(
         None,
         {"RTKC_ADMIN_TOKEN": TOKEN},
-        {"run_id": run_id, "reports_dir": str(tmp_path), "target.profiles": list(profiles)},
+        {"run_id": run_id, "reports_dir": str(tmp_path), "target.profiles": list(profiles), **(settings or {})},
     )
     run_dir = tmp_path / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -208,8 +209,9 @@ def test_a_certificate_pins_every_other_file_when_every_claimed_must_passed(tmp_
         ({"outcomes": {"MEET-03": "error"}}, "MUST MEET-03 did not pass (error)"),
         ({"requirements": ["END-04"]}, "restricted"),
         ({"faults": ["ended_says_left"]}, "faults"),
+        ({"settings": {"fuzz.operations": ["listSessions"]}}, "fuzz phase covered only some operations"),
     ],
-    ids=["must-failed", "suite-error", "partial-selection", "reference-fault"],
+    ids=["must-failed", "suite-error", "partial-selection", "reference-fault", "some-operations-fuzzed"],
 )
 def test_no_certificate_unless_the_whole_claim_passed(tmp_path: Path, kwargs: dict, why: str):
     published = make_run(tmp_path, "r1", **kwargs)

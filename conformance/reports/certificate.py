@@ -43,6 +43,8 @@ def refusal(run: Run, catalogue: Catalogue) -> str | None:
         return f"phase(s) {', '.join(missing)} did not run"
     if m.requirements:
         return "the run was restricted to some requirements (--requirement)"
+    if m.fuzz_operations:
+        return "the fuzz phase covered only some operations (fuzz.operations)"
     for requirement in catalogue.for_profiles(m.profiles):
         if requirement.gating and outcomes.get(requirement.id) != Outcome.PASS:
             return f"MUST {requirement.id} was not checked"

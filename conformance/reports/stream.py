@@ -40,9 +40,20 @@ class RunMeta:
     reproduce: list[str] = field(default_factory=list)  # `conformance run` arguments, no secrets
 
     @property
+    def fuzz_operations(self) -> list[str]:
+        """The operations the fuzz phase was limited to (`fuzz.operations`); [] = every one."""
+        return list((self.config.get("fuzz") or {}).get("operations") or [])
+
+    @property
     def complete(self) -> bool:
-        """Did the run cover everything claimed (no selection, every phase, not a re-run)?"""
-        return not self.requirements and not self.rerun_of and set(self.available_phases) <= set(self.phases)
+        """Did the run cover everything claimed (no selection, every phase, every operation
+        fuzzed, not a re-run)?"""
+        return (
+            not self.requirements
+            and not self.rerun_of
+            and not self.fuzz_operations
+            and set(self.available_phases) <= set(self.phases)
+        )
 
 
 @dataclass
