@@ -16,8 +16,6 @@ import time
 
 import pytest
 
-_started: dict[str, float] = {}
-
 
 def _cpu() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)

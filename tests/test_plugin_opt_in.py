@@ -28,15 +28,16 @@ def pytest_configure(config):
 """
 
 
-def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _run_in(folder: Path, command: list[str]) -> subprocess.CompletedProcess[str]:
+    """`command` started in `folder`, as from a vendor's checkout, without the caller's settings."""
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--strict-markers", *args, str(folder)],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=isolated_env(),
-        check=False,
+        command, cwd=folder, capture_output=True, text=True, timeout=120, env=isolated_env(), check=False
+    )
+
+
+def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return _run_in(
+        folder, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--strict-markers", *args, str(folder)]
     )
 
 
@@ -80,14 +81,6 @@ def test_the_engine_loads_no_conftest_of_the_folder_it_is_started_from(tmp_path:
 
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "conftest.py").write_text("raise RuntimeError('a vendor conftest was loaded')\n")
-    done = subprocess.run(
-        [*CLI, "run", "--list", "--requirement", "KICK-01"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=isolated_env(),
-        check=False,
-    )
+    done = _run_in(tmp_path, [*CLI, "run", "--list", "--requirement", "KICK-01"])
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "conformance/scenarios/test_kick.py" in done.stdout
