@@ -11,23 +11,24 @@ A test that reads a shared run must not write into its folder.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import shlex
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.processes import isolated_env
+# The background machinery is also a plugin (tests marked `background` run in their own pytest
+# process); marked for rewriting before this file imports it, as pytest does for its plugins.
+pytest.register_assert_rewrite("tests.background")
+pytest_plugins = ["tests.background", "pytester"]
+
+from tests.background import Background, locked, shared_root, start, stop_unfinished, wait  # noqa: E402
+from tests.processes import isolated_env  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "conformance.cli"]
@@ -37,24 +38,12 @@ SHARED_RUN_TIMEOUT = 900
 SHARED_FIXTURES = {"clean_run", "faulty_run", "whole_selftest"}
 
 
-@dataclass(frozen=True)
-class Background:
-    """A shared run started as soon as collection shows a test will read it, so that it runs
-    beside the other tests instead of inside the first one that asks (which would hold an
-    xdist worker while the run mostly waits on event windows)."""
-
-    name: str  # its folder under the session's shared root
-    args: tuple[str, ...]  # `conformance <args>`; {folder} is that folder
-    timeout: float  # how long a reader waits for it
-    run_dir: str = ""  # the run folder, inside its folder
-
-
 BACKGROUND = {
     # The longest single piece of the session: a clean run and 79 fault runs, two at once.
-    "whole_selftest": Background("selftest", ("selftest", "--json", "{folder}/kill-matrix.json"), 1200),
+    "whole_selftest": Background("selftest", (*CLI, "selftest", "--json", "{folder}/kill-matrix.json"), 1200),
     # Read by most report tests; alone in its reports folder (so `latest` points at it).
     "clean_run": Background(
-        "clean", ("run", "--reports-dir", "{folder}/reports", "--run-id", "clean"), 600, "reports/clean"
+        "clean", (*CLI, "run", "--reports-dir", "{folder}/reports", "--run-id", "clean"), 600, "reports/clean"
     ),
 }
 
@@ -82,27 +71,9 @@ def conformance(
     )
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _text(output: bytes | str | None) -> str:
     """What a timed-out child printed (bytes even when text was asked for)."""
     return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
-
-
-def _shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One folder for the whole session: xdist workers' base temps are siblings under it."""
-    base = tmp_path_factory.getbasetemp()
-    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-runs"
-    root.mkdir(exist_ok=True)
-    return root
 
 
 def _write_record(record: Path, done: subprocess.CompletedProcess[str], run_dir: Path) -> None:
@@ -119,7 +90,7 @@ def shared_run(root: Path, name: str, make: Callable[[Path], tuple[subprocess.Co
     """`make(folder)` runs once per session under `root/name`; later callers read its record."""
     folder = root / name
     record = folder / "process.json"
-    with _locked(root / f"{name}.lock"):
+    with locked(root / f"{name}.lock"):
         if not record.exists():
             folder.mkdir(exist_ok=True)
             try:
@@ -132,71 +103,19 @@ def shared_run(root: Path, name: str, make: Callable[[Path], tuple[subprocess.Co
     return _read_record(record)
 
 
-def start_in_background(root: Path, run: Background) -> None:
-    """Start `conformance <args>` once per session under `root/name` (the first caller starts
-    it; later callers return at once). It records its exit code in `rc` when it ends."""
-    name, args = run.name, run.args
-    folder = root / name
-    with _locked(root / f"{name}.lock"):
-        if (folder / "pid").exists() or (folder / "process.json").exists():
-            return
-        folder.mkdir(exist_ok=True)
-        command = shlex.join([*CLI, *(a.format(folder=folder) for a in args)])
-        script = f"{command} > {shlex.quote(str(folder / 'stdout'))} 2> {shlex.quote(str(folder / 'stderr'))}"
-        script += f"; echo $? > {shlex.quote(str(folder / 'rc'))}"
-        child = subprocess.Popen(["sh", "-c", script], env=isolated_env(), start_new_session=True)
-        (folder / "pid").write_text(str(child.pid))
-
-
-def await_background(root: Path, run: Background) -> Ran:
-    """The background run's record, once it has ended (its `rc` file appears), or an exit of -1
-    with the reason when it has not ended within its timeout of this call."""
-    name, timeout = run.name, run.timeout
-    folder = root / name
-    record = folder / "process.json"
-    deadline = time.monotonic() + timeout
-    while not (folder / "rc").exists() and not record.exists() and time.monotonic() < deadline:
-        time.sleep(0.5)  # waiting for the run to end (a file appearing), with a deadline
-    with _locked(root / f"{name}.lock"):
-        if not record.exists():
-            read = {n: (folder / n).read_text() if (folder / n).exists() else "" for n in ("stdout", "stderr", "rc")}
-            code = int(read["rc"]) if read["rc"].strip() else -1
-            stderr = read["stderr"] if read["rc"].strip() else f"not finished within {timeout:g}s\n{read['stderr']}"
-            _write_record(record, subprocess.CompletedProcess(name, code, read["stdout"], stderr), folder / run.run_dir)
-    return _read_record(record)
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    if session.config.option.collectonly:
-        return
-    wanted = {name for item in session.items for name in getattr(item, "fixturenames", ()) if name in BACKGROUND}
-    if not wanted:
-        return
-    root = _shared_root(session.config._tmp_path_factory)  # type: ignore[attr-defined]
-    for fixture in sorted(wanted):
-        start_in_background(root, BACKGROUND[fixture])
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The process that ends last (the xdist controller, or the only one) stops a background run
-    that no test waited for (a session cut short), so nothing runs on after it."""
-    if hasattr(session.config, "workerinput") or not hasattr(session.config, "_tmp_path_factory"):
-        return
-    root = _shared_root(session.config._tmp_path_factory)  # type: ignore[attr-defined]
-    for run in BACKGROUND.values():
-        pid, rc = root / run.name / "pid", root / run.name / "rc"
-        if pid.exists() and not rc.exists():
-            with suppress(ProcessLookupError, PermissionError, ValueError):
-                os.killpg(int(pid.read_text()), signal.SIGTERM)
+def read_background(tmp_path_factory: pytest.TempPathFactory, run: Background) -> Ran:
+    """A shared run started in the background, once it has ended."""
+    root = shared_root(tmp_path_factory)
+    start(root, run, isolated_env())  # already started unless collection was skipped
+    ended = wait(root, run)
+    return Ran(ended.done, ended.folder / run.run_dir)
 
 
 @pytest.fixture(scope="session")
 def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Ran:
     """A full run against the clean embedded reference (every phase, every profile), alone in
     its reports folder (so `latest` points at it); started in the background (BACKGROUND)."""
-    root = _shared_root(tmp_path_factory)
-    start_in_background(root, BACKGROUND["clean_run"])  # already started unless collection was skipped
-    return await_background(root, BACKGROUND["clean_run"])
+    return read_background(tmp_path_factory, BACKGROUND["clean_run"])
 
 
 # The faulty run's selection: END-02 fails under the fault (a scenario and a model-phase check);
@@ -218,7 +137,7 @@ def faulty_run(tmp_path_factory: pytest.TempPathFactory, clean_run: Ran) -> Ran:
         done = conformance(*args, env=isolated_env(PYTHONPATH=str(REPO)), cwd=elsewhere, timeout=600)
         return done, folder / "reports" / "faulty"
 
-    return shared_run(_shared_root(tmp_path_factory), "faulty", make)
+    return shared_run(shared_root(tmp_path_factory), "faulty", make)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
@@ -239,9 +158,32 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("timeout"):
+        shared = SHARED_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if shared and item.get_closest_marker("background"):
+            raise pytest.UsageError(f"{item.nodeid}: a background test cannot read {sorted(shared)}")
+        if shared and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(SHARED_RUN_TIMEOUT))
-    # The long tests first (marked `slow`: end-to-end runs that mostly wait on event windows):
-    # xdist hands tests out in this order, so they start at once side by side instead of one
-    # of them starting last and running alone. A stable sort, the same in every worker.
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    # xdist hands tests out in this order (a stable sort, the same in every worker):
+    # - the long tests first (marked `slow`), so they run side by side instead of one of them
+    #   starting last and running alone;
+    # - the `background` tests last: they have been running in their own processes since
+    #   collection (tests/background.py), and their items only wait for the outcome.
+    items.sort(key=lambda item: (bool(item.get_closest_marker("background")), not item.get_closest_marker("slow")))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the shared runs this session will read."""
+    if session.config.option.collectonly:
+        return
+    root = shared_root(session.config._tmp_path_factory)  # type: ignore[attr-defined]
+    wanted = {name for item in session.items for name in getattr(item, "fixturenames", ()) if name in BACKGROUND}
+    for fixture in sorted(wanted):
+        start(root, BACKGROUND[fixture], isolated_env())
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The process that ends last (the xdist controller, or the only one) stops background work
+    that no test waited for (a session cut short), so nothing runs on after it."""
+    if hasattr(session.config, "workerinput") or not hasattr(session.config, "_tmp_path_factory"):
+        return
+    stop_unfinished(shared_root(session.config._tmp_path_factory))  # type: ignore[attr-defined]

@@ -128,6 +128,7 @@ def _walk_through() -> list[str]:
     return [line for line in block.splitlines() if line.startswith("conformance ")]
 
 
+@pytest.mark.background
 @pytest.mark.slow
 @pytest.mark.timeout(1500)  # a full run against an external target: every phase, one test process
 def test_the_readme_walk_through_reaches_conformant(tmp_path: Path):

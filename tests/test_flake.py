@@ -22,6 +22,7 @@ def test_a_check_whose_outcome_changes_is_reported_as_a_flip():
     assert "FLIPPED b" in report.summary()
 
 
+@pytest.mark.background
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_scenario_suite_does_not_flip_against_the_reference(tmp_path):

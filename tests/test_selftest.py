@@ -21,11 +21,9 @@ def whole_selftest(tmp_path_factory):
     """One real `conformance selftest --json` over every fault, once per session, started in the
     background when collection shows this fixture is wanted (tests/conftest.BACKGROUND; under
     xdist the first worker starts it, any may wait for it): (the finished process, its kill matrix)."""
-    from conftest import BACKGROUND, _shared_root, await_background, start_in_background
+    from conftest import BACKGROUND, read_background
 
-    root = _shared_root(tmp_path_factory)
-    start_in_background(root, BACKGROUND["whole_selftest"])  # already started unless collection was skipped
-    ran = await_background(root, BACKGROUND["whole_selftest"])
+    ran = read_background(tmp_path_factory, BACKGROUND["whole_selftest"])
     matrix = ran.run_dir / "kill-matrix.json"
     return ran.done, (json.loads(matrix.read_text()) if matrix.exists() else {})
 
