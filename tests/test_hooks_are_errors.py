@@ -69,7 +69,6 @@ def run_timer_checks(server: ThreadedServer, tmp_path: Path) -> tuple[subprocess
     return done, read_results(tmp_path / "hooks" / "results.jsonl")
 
 
-@pytest.mark.background
 @pytest.mark.slow
 def test_a_clock_answering_204_is_a_working_clock(tmp_path: Path) -> None:
     with ThreadedServer(ReferenceSettings(test_clock=True)) as server:

@@ -163,7 +163,6 @@ def test_the_suite_passes_an_implementation_making_the_other_legal_choices(tmp_p
     assert info["api_token"] not in done.stdout + done.stderr
 
 
-@pytest.mark.background
 @pytest.mark.slow
 def test_put_on_meetings_participants_and_presets_is_not_failed(tmp_path: Path) -> None:
     """RealtimeKit has replace_meeting, replace_participant and put-presets-preset_id: an
@@ -180,7 +179,6 @@ def test_put_on_meetings_participants_and_presets_is_not_failed(tmp_path: Path) 
     assert "only replaceMeeting, replaceParticipant, replacePreset" in done.stdout, done.stdout[-2000:]
 
 
-@pytest.mark.background
 @pytest.mark.slow
 def test_a_test_clock_answering_204_is_not_failed(tmp_path: Path) -> None:
     """The README never says what the clock hook answers; any 2xx is success (issue 11, F2)."""

@@ -82,6 +82,7 @@ def failures_section(output: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(RUN_SECONDS + 60)  # the run's own deadline, then room to report it
 def test_plain_schemathesis_run_of_the_suite_description_finds_nothing(reference, tmp_path):
     config = config_file(reference, tmp_path)
     run = subprocess.run(

@@ -34,7 +34,6 @@ def target(tmp_path: Path):
         yield server.ready
 
 
-@pytest.mark.background
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_no_token_reaches_any_report_or_output(target: dict, tmp_path: Path):

@@ -37,7 +37,6 @@ def run_against(server: ThreadedServer, tmp_path: Path, budget: int, *args: str)
     )
 
 
-@pytest.mark.background
 @pytest.mark.slow
 def test_a_run_stays_inside_the_targets_limit(tmp_path: Path) -> None:
     """One request budget for the whole run, shared by the test process, the pact verifier and
