@@ -9,6 +9,7 @@ file and nothing else; tokens reach it through its environment, never its comman
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from conformance.client import ApiClient
 from conformance.config import RunConfig, secret_variables
 from conformance.errors import ConfigError, ConformanceError, PreflightFailed
 from conformance.evidence_log import EvidenceLog
+from conformance.forkserver import ForkServer
 from conformance.outcomes import Outcome
 from conformance.redaction import Redactor
 from conformance.reports.evidence_files import phase_of
@@ -313,16 +315,31 @@ def timer_warnings(config: RunConfig, selected: set[str]) -> list[str]:
     ]
 
 
-def run(request: RunRequest) -> RunOutcome:
+def run(request: RunRequest, engines: ForkServer | None = None) -> RunOutcome:
+    """`engines`: a pre-loaded engine to fork the run's engine from (quiet runs only: the
+    selftest's), instead of starting a fresh `python -m pytest`."""
     # The run's private files (its plan, its shared request budget) live here, and go with it.
     workdir = Path(tempfile.mkdtemp(prefix="rtkc-run-"))
     try:
-        return _run(request, workdir)
+        return _run(request, workdir, engines)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _run(request: RunRequest, workdir: Path) -> RunOutcome:
+def _start_engine(
+    command: list[str], env: dict[str, str], timeout: float, log: Path | None, engines: ForkServer | None
+) -> int:
+    """The engine's return code; subprocess.TimeoutExpired once it has been stopped at `timeout`."""
+    if engines is not None and log is not None:
+        return engines.run(command, env, timeout, log)
+    with log.open("w", encoding="utf-8") if log is not None else contextlib.nullcontext() as out:
+        child = subprocess.run(
+            command, env=env, timeout=timeout, check=False, stdout=out, stderr=subprocess.STDOUT if out else None
+        )
+    return child.returncode
+
+
+def _run(request: RunRequest, workdir: Path, engines: ForkServer | None = None) -> RunOutcome:
     from conformance.reports import latest, publish
     from conformance.reports.stream import load
 
@@ -357,24 +374,17 @@ def _run(request: RunRequest, workdir: Path) -> RunOutcome:
     env = _child_env(the_plan.write(workdir / "plan.json"), config)
     command = pytest_command(request, config, results, workers, targets, workdir)
     reason = ""
-    log = (run_dir / "engine.log").open("w", encoding="utf-8") if request.quiet else None
+    log = run_dir / "engine.log" if request.quiet else None
+    if log is not None:
+        log.write_text("", encoding="utf-8")
     sweep_target(config, "stale", window)
     try:
-        child = subprocess.run(
-            command,
-            env=env,
-            timeout=config.limits.run_deadline_seconds,
-            check=False,
-            stdout=log,
-            stderr=subprocess.STDOUT if log else None,
-        )
-        if child.returncode not in (0, 1) and not results.exists():
-            reason = f"the test engine stopped with exit code {child.returncode} before any check ran"
+        returncode = _start_engine(command, env, config.limits.run_deadline_seconds, log, engines)
+        if returncode not in (0, 1) and not results.exists():
+            reason = f"the test engine stopped with exit code {returncode} before any check ran"
     except subprocess.TimeoutExpired:
         reason = f"the run exceeded its deadline of {config.limits.run_deadline_seconds:g}s and was stopped"
     finally:
-        if log is not None:
-            log.close()
         # Whatever happened to the test process (crash, deadline, Ctrl-C), this run's
         # resources on a configured target are retired from here.
         cleanup = sweep_target(config, "current", window)

@@ -9,10 +9,12 @@ the selftest then exits non-zero.
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance.forkserver import ForkServer
 from conformance.outcomes import CAUGHT, Outcome
 from conformance.reference.faults import FAULTS, Fault
 from conformance.runner import RunOutcome, RunRequest, available_phases, run
@@ -76,7 +78,7 @@ def _longest_first(fault: Fault) -> int:
     return _FIRST.index("late" if is_late(fault) else fault.phase)
 
 
-def _one(fault: Fault | None, full: bool, reports: Path) -> RunOutcome:
+def _one(fault: Fault | None, full: bool, reports: Path, engines: ForkServer | None = None) -> RunOutcome:
     request = RunRequest(
         overrides={
             "reports_dir": str(reports),
@@ -94,7 +96,7 @@ def _one(fault: Fault | None, full: bool, reports: Path) -> RunOutcome:
         # A fault's model checks are judged on the stored stories alone (model/machine.py).
         model_preset=None if fault is None else "stored",
     )
-    return run(request)
+    return run(request, engines)
 
 
 def selftest(
@@ -108,10 +110,13 @@ def selftest(
     chosen = [FAULTS[n] for n in names] if names else list(FAULTS.values())
     if late_only:
         chosen = [f for f in chosen if is_late(f)]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+    # Every run's engine is forked from one that has imported pytest, the plugin, the reference
+    # and the checks once (conformance/forkserver.py): ~0.6 CPU-s less per run, ~80 runs.
+    server_env = {name: value for name, value in os.environ.items() if not name.startswith("RTKC_")}
+    with ForkServer(server_env) as engines, concurrent.futures.ThreadPoolExecutor(max(1, parallel)) as pool:
         try:
-            clean = pool.submit(_one, None, full, reports)
-            futures = {pool.submit(_one, f, full, reports): f for f in sorted(chosen, key=_longest_first)}
+            clean = pool.submit(_one, None, full, reports, engines)
+            futures = {pool.submit(_one, f, full, reports, engines): f for f in sorted(chosen, key=_longest_first)}
             results = [FaultResult(futures[fut], fut.result()) for fut in futures]
         except BaseException:
             # Ctrl-C or SIGTERM: the runs in progress end with their engines (the signal reached

@@ -160,7 +160,7 @@ def test_late_mode_runs_only_the_late_faults_without_the_test_clock(monkeypatch,
 
     requests = {}
 
-    def fake_run(request):
+    def fake_run(request, engines=None):
         requests[request.overrides["run_id"]] = request
         return _outcome({}, code=0)
 
@@ -194,7 +194,7 @@ def test_a_fuzz_fault_is_fuzzed_where_it_shows_and_the_clean_run_everywhere(monk
     assert {op for fault in FAULTS.values() for op in fault.operations} <= set(operation_ids())
     requests = {}
 
-    def fake_run(request):
+    def fake_run(request, engines=None):
         requests[request.overrides["run_id"]] = request
         return _outcome({}, code=0)
 
