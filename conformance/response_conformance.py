@@ -56,6 +56,12 @@ def _response_checks() -> list[Any]:
     return [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
+def warm() -> None:
+    """Load schemathesis and the description ahead of the first judgement (conformance/forkserver.py)."""
+    _schemathesis_schema()
+    _response_checks()
+
+
 def response_problem(operation_id: str, status: int, body: Any, content_type: str) -> str | None:
     """Why a response breaks the description of `operation_id`, or None if it conforms.
 
