@@ -11,6 +11,7 @@ A test that reads a shared run must not write into its folder.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -183,6 +184,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     wanted = {name for item in session.items for name in getattr(item, "fixturenames", ()) if name in BACKGROUND}
     for fixture in sorted(wanted):
         start(root, BACKGROUND[fixture], isolated_env())
+    # What collection loaded lives as long as the test process: out of the collector's sight,
+    # the full collections during ~900 tests no longer walk it (as the engine does, plugin/).
+    gc.freeze()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

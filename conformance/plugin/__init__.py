@@ -14,9 +14,21 @@ Three concerns, one module each:
 - fixtures: `harness` (the world: target, clients, drivers, webhook receiver) and `scenario`.
 """
 
+import gc
+
+import pytest
+
 from conformance.plugin.recording import RESULT_KEY, classify
 from conformance.plugin.state import MARKER, pending_record, plan_of
 
 pytest_plugins = ["conformance.plugin.selection", "conformance.plugin.recording", "conformance.plugin.fixtures"]
 
 __all__ = ["MARKER", "RESULT_KEY", "classify", "pending_record", "plan_of"]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Everything imported and collected by now lives as long as the engine: moved out of the
+    # collector's sight, the collections during the checks and pytest's own at the end no
+    # longer walk it (measured: a one-requirement run, ~1.2 -> ~1.1 CPU-s).
+    gc.freeze()
