@@ -148,6 +148,7 @@ def test_the_readme_walk_through_reaches_conformant(tmp_path: Path):
     assert closing.startswith("CONFORMANT"), done.stdout[-4000:]
 
 
+@pytest.mark.slow
 def test_a_built_wheel_in_a_fresh_venv_gives_a_working_conformance(tmp_path: Path):
     """The wheel route of the CI example. Dependencies come from this venv (--system-site-packages,
     --no-deps): what is tested is the suite's own packaging and entry point, fast."""

@@ -595,6 +595,7 @@ def _one_millisecond_per_reading(monkeypatch) -> None:
     monkeypatch.setattr(Clock, "now", distinct)
 
 
+@pytest.mark.slow
 async def test_the_same_seed_sends_the_same_requests_to_a_fresh_reference(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _one_millisecond_per_reading(monkeypatch)

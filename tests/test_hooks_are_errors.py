@@ -79,6 +79,7 @@ def test_a_clock_answering_204_is_a_working_clock(tmp_path: Path) -> None:
     assert all(r["outcome"] == "pass" for r in records), [(r["nodeid"], r["message"]) for r in records]
 
 
+@pytest.mark.slow
 def test_a_clock_answering_500_is_an_error_naming_the_hook_never_a_fail(tmp_path: Path) -> None:
     with ThreadedServer(ReferenceSettings(test_clock=True)) as server:
         with_clock(server, answering_500)
