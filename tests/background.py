@@ -47,9 +47,13 @@ class Background:
     the other tests instead of inside the first one that asks."""
 
     name: str  # its folder under the session's shared root
-    command: tuple[str, ...]  # {folder} is that folder
+    command: tuple[str, ...]  # {folder} is that folder, {root} the shared root
     timeout: float  # how long a reader waits for it
     run_dir: str = ""  # the run folder, inside its folder
+    cwd: str = ""  # a folder inside its folder to start in; "" = where the session started
+    # Started by the same script once this one has ended (it reads what this one wrote):
+    # waiting for it then holds no test process.
+    then: Background | None = None
 
 
 @dataclass(frozen=True)
@@ -78,19 +82,30 @@ def shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _script(root: Path, run: Background) -> str:
+    """The shell lines that run it (and what follows it) and record each exit code in `rc`."""
+    folder = root / run.name
+    folder.mkdir(exist_ok=True)
+    command = shlex.join([part.format(folder=folder, root=root) for part in run.command])
+    output = f"> {shlex.quote(str(folder / 'stdout'))} 2> {shlex.quote(str(folder / 'stderr'))}"
+    if run.cwd:
+        (folder / run.cwd).mkdir(exist_ok=True)
+        command = f"(cd {shlex.quote(str(folder / run.cwd))} && {command})"
+    script = f"{command} {output}; echo $? > {shlex.quote(str(folder / 'rc'))}"
+    return script if run.then is None else f"{script}; {_script(root, run.then)}"
+
+
 def start(root: Path, run: Background, env: Mapping[str, str], cwd: Path | None = None) -> None:
     """Start `run.command` once per session under `root/name` (the first caller starts it; later
     callers return at once). It records its exit code in `rc` when it ends."""
-    folder = root / run.name
     with locked(root / f"{run.name}.lock"):
-        if (folder / "pid").exists() or (folder / "rc").exists():
+        if (root / run.name / "pid").exists() or (root / run.name / "rc").exists():
             return
-        folder.mkdir(exist_ok=True)
-        command = shlex.join([part.format(folder=folder) for part in run.command])
-        script = f"{command} > {shlex.quote(str(folder / 'stdout'))} 2> {shlex.quote(str(folder / 'stderr'))}"
-        script += f"; echo $? > {shlex.quote(str(folder / 'rc'))}"
-        child = subprocess.Popen(["sh", "-c", script], env=dict(env), cwd=cwd, start_new_session=True)
-        (folder / "pid").write_text(str(child.pid))
+        child = subprocess.Popen(["sh", "-c", _script(root, run)], env=dict(env), cwd=cwd, start_new_session=True)
+        chain: Background | None = run
+        while chain is not None:  # what follows is started: its own start() must not start it again
+            (root / chain.name / "pid").write_text(str(child.pid))
+            chain = chain.then
 
 
 def wait(root: Path, run: Background, timeout: float | None = None) -> Ended:

@@ -1,12 +1,12 @@
-"""Runs of `conformance run` against the embedded reference, made once per test session and
-read by every test that only reads what such a run printed and wrote.
+"""Runs made once per test session and read by every test that only reads what such a run
+printed and wrote: a clean `conformance run`, a faulty one, and the whole selftest.
 
 A full clean run costs about a minute of two cores; five test files used to make their own.
 `clean_run` is that run; `faulty_run` is one restricted run against the `ended_says_left` fault,
-started from another working directory and compared with `clean_run`. Under pytest-xdist each
-worker is its own process with its own session fixtures: the first worker to ask makes the run
-under a file lock, the others read the folder it left (the pattern pytest-xdist documents).
-A test that reads a shared run must not write into its folder.
+started from another working directory and compared with `clean_run`. Each starts in the
+background as soon as collection shows a test will read it (tests/background.py); under
+pytest-xdist the first worker to get there starts it and any worker may wait for it. A test
+that reads a shared run must not write into its folder.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,16 +27,35 @@ import pytest
 pytest.register_assert_rewrite("tests.background")
 pytest_plugins = ["tests.background", "pytester"]
 
-from tests.background import Background, locked, shared_root, start, stop_unfinished, wait  # noqa: E402
+from tests.background import Background, shared_root, start, stop_unfinished, wait  # noqa: E402
 from tests.processes import isolated_env  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "conformance.cli"]
-# A shared run is made inside the first test that asks for it (or waits for it under the lock):
-# that test gets time for the run itself, on a busy machine.
+# A test that reads a shared run may wait for all of it, on a busy machine.
 SHARED_RUN_TIMEOUT = 900
 SHARED_FIXTURES = {"clean_run", "faulty_run", "whole_selftest"}
 
+
+# The faulty run's selection: END-02 fails under the fault (a scenario and a model-phase check);
+# END-06 passes under it. Typed lower case, as a user may.
+FAULTY_SELECTION = ("--requirement", "end-02", "--requirement", "END-06")
+
+# `ended_says_left`, END-02 and END-06, one worker, asked to compare with the clean run (another
+# target, another selection), started from a folder outside the checkout as after a wheel
+# install. It follows the clean run in the background: made by the first test that asked, it
+# held three workers for ~20 s (they all waited for it).
+FAULTY_RUN = Background(
+    "faulty",
+    (
+        *("env", f"PYTHONPATH={REPO}", *CLI, "run", "--reports-dir", "{folder}/reports", "--run-id", "faulty"),
+        *("--workers", "1", "--reference-fault", "ended_says_left", *FAULTY_SELECTION),
+        *("--compare", "{root}/clean/reports/clean"),
+    ),
+    900,
+    "reports/faulty",
+    cwd="cwd",
+)
 
 BACKGROUND = {
     # The longest single piece of the session: a clean run and 79 fault runs. Four at once (the
@@ -48,8 +66,13 @@ BACKGROUND = {
     ),
     # Read by most report tests; alone in its reports folder (so `latest` points at it).
     "clean_run": Background(
-        "clean", (*CLI, "run", "--reports-dir", "{folder}/reports", "--run-id", "clean"), 600, "reports/clean"
+        "clean",
+        (*CLI, "run", "--reports-dir", "{folder}/reports", "--run-id", "clean"),
+        600,
+        "reports/clean",
+        then=FAULTY_RUN,
     ),
+    "faulty_run": FAULTY_RUN,
 }
 
 
@@ -76,38 +99,6 @@ def conformance(
     )
 
 
-def _text(output: bytes | str | None) -> str:
-    """What a timed-out child printed (bytes even when text was asked for)."""
-    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
-
-
-def _write_record(record: Path, done: subprocess.CompletedProcess[str], run_dir: Path) -> None:
-    saved = {"args": done.args, "returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
-    record.write_text(json.dumps({"process": saved, "run_dir": str(run_dir)}))
-
-
-def _read_record(record: Path) -> Ran:
-    saved = json.loads(record.read_text())
-    return Ran(subprocess.CompletedProcess(**saved["process"]), Path(saved["run_dir"]))
-
-
-def shared_run(root: Path, name: str, make: Callable[[Path], tuple[subprocess.CompletedProcess[str], Path]]) -> Ran:
-    """`make(folder)` runs once per session under `root/name`; later callers read its record."""
-    folder = root / name
-    record = folder / "process.json"
-    with locked(root / f"{name}.lock"):
-        if not record.exists():
-            folder.mkdir(exist_ok=True)
-            try:
-                done, run_dir = make(folder)
-            except subprocess.TimeoutExpired as exc:
-                # Recorded like an exit: every test that reads this run fails at once with the
-                # reason, instead of each one running it again until its own deadline.
-                done, run_dir = subprocess.CompletedProcess(exc.cmd, -1, _text(exc.stdout), f"{exc}"), folder
-            _write_record(record, done, run_dir)
-    return _read_record(record)
-
-
 def read_background(tmp_path_factory: pytest.TempPathFactory, run: Background) -> Ran:
     """A shared run started in the background, once it has ended."""
     root = shared_root(tmp_path_factory)
@@ -123,26 +114,10 @@ def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Ran:
     return read_background(tmp_path_factory, BACKGROUND["clean_run"])
 
 
-# The faulty run's selection: END-02 fails under the fault (a scenario and a model-phase check);
-# END-06 passes under it. Typed lower case, as a user may.
-FAULTY_SELECTION = ("--requirement", "end-02", "--requirement", "END-06")
-
-
 @pytest.fixture(scope="session")
 def faulty_run(tmp_path_factory: pytest.TempPathFactory, clean_run: Ran) -> Ran:
-    """`ended_says_left`, END-02 and END-06, one worker, asked to compare with `clean_run` (another
-    target, another selection), started from a folder outside the checkout as after a wheel
-    install. Exit 1 expected; each test asserts what it relies on."""
-
-    def make(folder: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
-        elsewhere = folder / "cwd"
-        elsewhere.mkdir()
-        args = ["run", "--reports-dir", str(folder / "reports"), "--run-id", "faulty", "--workers", "1"]
-        args += ["--reference-fault", "ended_says_left", *FAULTY_SELECTION, "--compare", str(clean_run.run_dir)]
-        done = conformance(*args, env=isolated_env(PYTHONPATH=str(REPO)), cwd=elsewhere, timeout=600)
-        return done, folder / "reports" / "faulty"
-
-    return shared_run(shared_root(tmp_path_factory), "faulty", make)
+    """The faulty run (FAULTY_RUN): exit 1 expected; each test asserts what it relies on."""
+    return read_background(tmp_path_factory, BACKGROUND["faulty_run"])
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:

@@ -119,8 +119,8 @@ def test_an_asked_for_comparison_is_made_and_says_what_differs(faulty: Ran):
     assert all(c["requirements"] == ["END-02"] for c in comparison["new_failures"])
 
 
-# Not `slow`: handed out early, it held a worker for ~100 s waiting for the clean run and then
-# the faulty run (which compares with it); among the quick tests the clean run has ended.
+# Not `slow` (it takes ~20 s): handed out early, it held a worker for ~100 s waiting for the
+# faulty run, which follows the clean run; among the quick tests both have ended.
 def test_rerun_failed_runs_only_the_checks_that_did_not_pass(faulty: Ran, tmp_path: Path):
     done = conformance(
         "run",
