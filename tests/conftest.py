@@ -144,11 +144,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if shared and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(SHARED_RUN_TIMEOUT))
     # xdist hands tests out in this order (a stable sort, the same in every worker):
-    # - the long tests first (marked `slow`), so they run side by side instead of one of them
-    #   starting last and running alone;
+    # - the long tests first (marked `slow`), longest first, so that none of them starts last
+    #   and runs alone, and the quick ones fill the end (measured: the secrets test, handed out
+    #   after shorter slow tests, ran alone for the last 40 s of a session);
     # - the `background` tests last: they have been running in their own processes since
     #   collection (tests/background.py), and their items only wait for the outcome.
-    items.sort(key=lambda item: (bool(item.get_closest_marker("background")), not item.get_closest_marker("slow")))
+    items.sort(key=lambda item: (bool(item.get_closest_marker("background")), -_declared_seconds(item)))
+
+
+def _declared_seconds(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("slow")
+    return float(marker.args[0]) if marker and marker.args else (5.0 if marker else 0.0)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -31,7 +31,7 @@ def test_in_place():
 """
 
 
-@pytest.mark.slow
+@pytest.mark.slow(10)
 def test_a_background_test_reports_its_own_process_outcome(pytester: pytest.Pytester, monkeypatch):
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
         monkeypatch.delenv(name, raising=False)

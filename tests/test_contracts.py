@@ -66,7 +66,7 @@ def without_ffi_version(content: bytes) -> dict:
 # -- the consumer side -----------------------------------------------------------------------
 
 
-@pytest.mark.slow
+@pytest.mark.slow(30)
 def test_consumer_tests_regenerate_the_committed_pacts_byte_for_byte(tmp_path: Path):
     first, second = regenerate(tmp_path / "a"), regenerate(tmp_path / "b")
     committed = {path.name: path.read_bytes() for path in sorted(COMMITTED.glob("*.json"))}
@@ -372,7 +372,7 @@ def conformance(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
     )
 
 
-@pytest.mark.slow
+@pytest.mark.slow(20)
 def test_the_contracts_phase_passes_against_the_reference(published: Published):
     """Read from the run that also publishes (the `published` fixture, below with the broker)."""
     done, reports = published.done, published.reports
@@ -383,7 +383,7 @@ def test_the_contracts_phase_passes_against_the_reference(published: Published):
     assert not any("canary-admin-4444" in p.read_text(errors="replace") for p in reports.rglob("*") if p.is_file())
 
 
-@pytest.mark.slow
+@pytest.mark.slow(15)
 @pytest.mark.parametrize(
     ("fault", "requirement", "says"),
     [
@@ -509,7 +509,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
     return Published(done, reports, fake.seen)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(20)
 def test_a_run_spread_over_two_workers_publishes_each_pact_once(published: Published):
     done, seen = published.done, published.seen
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

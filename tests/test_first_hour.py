@@ -129,7 +129,7 @@ def _walk_through() -> list[str]:
 
 
 @pytest.mark.background
-@pytest.mark.slow
+@pytest.mark.slow(150)
 @pytest.mark.timeout(1500)  # a full run against an external target: every phase, one test process
 def test_the_readme_walk_through_reaches_conformant(tmp_path: Path):
     """Exactly the README's lines, in a fresh folder; only the port becomes a free one."""
@@ -148,7 +148,7 @@ def test_the_readme_walk_through_reaches_conformant(tmp_path: Path):
     assert closing.startswith("CONFORMANT"), done.stdout[-4000:]
 
 
-@pytest.mark.slow
+@pytest.mark.slow(15)
 def test_a_built_wheel_in_a_fresh_venv_gives_a_working_conformance(tmp_path: Path):
     """The wheel route of the CI example. Dependencies come from this venv (--system-site-packages,
     --no-deps): what is tested is the suite's own packaging and entry point, fast."""

@@ -23,7 +23,7 @@ def test_a_check_whose_outcome_changes_is_reported_as_a_flip():
 
 
 @pytest.mark.background
-@pytest.mark.slow
+@pytest.mark.slow(150)
 @pytest.mark.timeout(600)
 def test_the_scenario_suite_does_not_flip_against_the_reference(tmp_path):
     done = subprocess.run(

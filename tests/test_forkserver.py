@@ -57,7 +57,7 @@ def test_a_forked_engine_has_the_runs_environment_folder_log_and_exit_code(engin
     assert failing == 1
 
 
-@pytest.mark.slow
+@pytest.mark.slow(10)
 def test_an_engine_past_its_deadline_is_killed(engines, tmp_path: Path, monkeypatch):
     (tmp_path / "test_sample.py").write_text(SAMPLE)
     monkeypatch.chdir(tmp_path)

@@ -595,7 +595,7 @@ def _one_millisecond_per_reading(monkeypatch) -> None:
     monkeypatch.setattr(Clock, "now", distinct)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(20)
 async def test_the_same_seed_sends_the_same_requests_to_a_fresh_reference(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _one_millisecond_per_reading(monkeypatch)
@@ -629,7 +629,7 @@ def _with_put_and_an_unlisted_delete(app: Any) -> Any:
     return wrapped
 
 
-@pytest.mark.slow
+@pytest.mark.slow(30)
 async def test_put_where_cloudflare_has_it_is_no_finding_and_an_unlisted_method_only_warns(monkeypatch):
     from conformance.reference import server as reference_server
     from conformance.reference.app import ReferenceSettings

@@ -153,7 +153,7 @@ def test_the_variant_really_makes_the_other_choices(served: dict[str, Any]) -> N
 # on two shared cores (171 s with a 5 s event timeout), near the 120 s default; the run itself
 # is bounded by run_against's 900 s.
 @pytest.mark.background
-@pytest.mark.slow
+@pytest.mark.slow(150)
 @pytest.mark.timeout(960)
 def test_the_suite_passes_an_implementation_making_the_other_legal_choices(tmp_path: Path) -> None:
     with variant() as info:
@@ -163,7 +163,7 @@ def test_the_suite_passes_an_implementation_making_the_other_legal_choices(tmp_p
     assert info["api_token"] not in done.stdout + done.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.slow(45)
 def test_put_on_meetings_participants_and_presets_is_not_failed(tmp_path: Path) -> None:
     """RealtimeKit has replace_meeting, replace_participant and put-presets-preset_id: an
     implementation serving them is faithful, not broken (issue 11, F1)."""
@@ -179,7 +179,7 @@ def test_put_on_meetings_participants_and_presets_is_not_failed(tmp_path: Path) 
     assert "only replaceMeeting, replaceParticipant, replacePreset" in done.stdout, done.stdout[-2000:]
 
 
-@pytest.mark.slow
+@pytest.mark.slow(45)
 def test_a_test_clock_answering_204_is_not_failed(tmp_path: Path) -> None:
     """The README never says what the clock hook answers; any 2xx is success (issue 11, F2)."""
     timer_checks = ("LEAVE-04", "CLASS-01", "CLASS-02", "CLASS-03", "WH-03")

@@ -193,7 +193,7 @@ def _failed(run: subprocess.CompletedProcess[str], rid: str) -> bool:
 # the default phase fails each fault on its requirement, and its replay alone does too; the
 # clean reference passes the default phase (every stored story) and the replays it does not
 # tell on their own. About 45 s on 2 idle cores (the five faults one by one took 451 s).
-@pytest.mark.slow
+@pytest.mark.slow(90)
 @pytest.mark.timeout(300)
 def test_each_model_fault_is_caught_by_the_model_phase_and_its_replay_and_by_no_scenario(tmp_path):
     faults = sorted(MODEL_FAULTS)

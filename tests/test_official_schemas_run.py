@@ -71,7 +71,7 @@ def config(reference: dict[str, str]) -> str:
     )
 
 
-@pytest.mark.slow
+@pytest.mark.slow(60)
 @pytest.mark.timeout(RUN_SECONDS + 60)  # the run's own deadline, then room to report it
 def test_plain_schemathesis_run_of_the_official_description_finds_nothing(
     reference: dict[str, str], tmp_path: Path

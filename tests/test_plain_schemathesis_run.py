@@ -81,7 +81,7 @@ def failures_section(output: str) -> str:
     return output[start:] if start >= 0 else output[-4000:]
 
 
-@pytest.mark.slow
+@pytest.mark.slow(45)
 @pytest.mark.timeout(RUN_SECONDS + 60)  # the run's own deadline, then room to report it
 def test_plain_schemathesis_run_of_the_suite_description_finds_nothing(reference, tmp_path):
     config = config_file(reference, tmp_path)

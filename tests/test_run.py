@@ -133,7 +133,7 @@ def test_a_target_broken_from_the_start_stops_at_the_preflight(tmp_path: Path, t
     assert elapsed < 10, f"{elapsed:.1f}s"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(8)
 @pytest.mark.parametrize(
     ("target", "codes", "says"),
     [
@@ -175,7 +175,7 @@ def test_a_target_broken_after_the_preflight_ends_in_time_with_a_clear_reason(tm
         assert re.search(r"[1-9]\d* answered 429", done.stdout), "429s must be counted apart in the summary"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(10)
 @pytest.mark.parametrize(
     ("fault", "requirement", "says"),
     [

@@ -164,7 +164,7 @@ def test_a_missing_bridge_stops_the_run_with_exit_2_naming_it(tmp_path):
     assert not list(tmp_path.iterdir())  # refused before anything ran
 
 
-@pytest.mark.slow
+@pytest.mark.slow(8)
 def test_the_bridge_flag_drives_the_embedded_run_through_the_bridge(tmp_path):
     marker = tmp_path / "bridge-started"
     bridge = tmp_path / "bridge.sh"

@@ -34,7 +34,7 @@ def target(tmp_path: Path):
         yield server.ready
 
 
-@pytest.mark.slow
+@pytest.mark.slow(60)
 @pytest.mark.timeout(600)
 def test_no_token_reaches_any_report_or_output(target: dict, tmp_path: Path):
     readonly_file = tmp_path / "readonly-token"

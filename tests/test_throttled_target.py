@@ -37,7 +37,7 @@ def run_against(server: ThreadedServer, tmp_path: Path, budget: int, *args: str)
     )
 
 
-@pytest.mark.slow
+@pytest.mark.slow(20)
 def test_a_run_stays_inside_the_targets_limit(tmp_path: Path) -> None:
     """One request budget for the whole run, shared by the test process, the pact verifier and
     the runner's sweeps: the target allows 25 per 10 s, the budget is 20 (the margin of the
@@ -58,7 +58,7 @@ def test_a_run_stays_inside_the_targets_limit(tmp_path: Path) -> None:
     assert " 0 answered 429" in traffic, traffic
 
 
-@pytest.mark.slow
+@pytest.mark.slow(12)
 def test_a_budget_above_the_targets_limit_is_throttled_and_the_run_still_passes(tmp_path: Path) -> None:
     """A misconfigured budget is the operator's problem, not the implementation's: the 429s
     are waited out as Retry-After says, counted apart, and no check fails for them."""
