@@ -119,8 +119,9 @@ def test_an_asked_for_comparison_is_made_and_says_what_differs(faulty: Ran):
     assert all(c["requirements"] == ["END-02"] for c in comparison["new_failures"])
 
 
-# Not `slow` (it takes ~20 s): handed out early, it held a worker for ~100 s waiting for the
-# faulty run, which follows the clean run; among the quick tests both have ended.
+# Handed out with the long tests, it waits for the faulty run (which follows the clean run)
+# while the cores are busy anyway; among the quick tests its own ~20 s run ended the session.
+@pytest.mark.slow(20)
 def test_rerun_failed_runs_only_the_checks_that_did_not_pass(faulty: Ran, tmp_path: Path):
     done = conformance(
         "run",
