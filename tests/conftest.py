@@ -122,11 +122,12 @@ def faulty_run(tmp_path_factory: pytest.TempPathFactory, clean_run: Ran) -> Ran:
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto` (the README's command) means twice the cores, at most 8: the long tests are
-    end-to-end runs that mostly wait on event windows, and two cores' worth of workers left the
-    cores idle for much of the session (bench/test_time.py on 2 cores: 7.3 min with 2 workers;
-    4.9 min with 4, the slow tests first and the clean run in the background)."""
-    return max(2, min(2 * (os.cpu_count() or 1), 8))
+    """`-n auto` (the README's command) means one worker more than the cores, at most 8: the
+    tests that mostly wait run in the background (tests/background.py), and what is left keeps
+    the cores busy. Measured on 2 cores (bench/test_time.py): 4 workers 250-255 s and 470-505
+    CPU-s (more processes at once, each slower); 3 workers 248 s and 436 CPU-s, idle cores late in
+    the session while workers waited on rate limits and clocks, which now run in the background."""
+    return max(2, min((os.cpu_count() or 1) + 1, 8))
 
 
 def pytest_configure(config: pytest.Config) -> None:

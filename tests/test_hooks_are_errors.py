@@ -69,6 +69,7 @@ def run_timer_checks(server: ThreadedServer, tmp_path: Path) -> tuple[subprocess
     return done, read_results(tmp_path / "hooks" / "results.jsonl")
 
 
+@pytest.mark.background
 @pytest.mark.slow(40)
 def test_a_clock_answering_204_is_a_working_clock(tmp_path: Path) -> None:
     with ThreadedServer(ReferenceSettings(test_clock=True)) as server:
@@ -79,6 +80,7 @@ def test_a_clock_answering_204_is_a_working_clock(tmp_path: Path) -> None:
     assert all(r["outcome"] == "pass" for r in records), [(r["nodeid"], r["message"]) for r in records]
 
 
+@pytest.mark.background
 @pytest.mark.slow(15)
 def test_a_clock_answering_500_is_an_error_naming_the_hook_never_a_fail(tmp_path: Path) -> None:
     with ThreadedServer(ReferenceSettings(test_clock=True)) as server:

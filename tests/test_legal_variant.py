@@ -179,6 +179,7 @@ def test_put_on_meetings_participants_and_presets_is_not_failed(tmp_path: Path) 
     assert "only replaceMeeting, replaceParticipant, replacePreset" in done.stdout, done.stdout[-2000:]
 
 
+@pytest.mark.background
 @pytest.mark.slow(45)
 def test_a_test_clock_answering_204_is_not_failed(tmp_path: Path) -> None:
     """The README never says what the clock hook answers; any 2xx is success (issue 11, F2)."""

@@ -37,6 +37,7 @@ def run_against(server: ThreadedServer, tmp_path: Path, budget: int, *args: str)
     )
 
 
+@pytest.mark.background
 @pytest.mark.slow(20)
 def test_a_run_stays_inside_the_targets_limit(tmp_path: Path) -> None:
     """One request budget for the whole run, shared by the test process, the pact verifier and
@@ -58,6 +59,7 @@ def test_a_run_stays_inside_the_targets_limit(tmp_path: Path) -> None:
     assert " 0 answered 429" in traffic, traffic
 
 
+@pytest.mark.background
 @pytest.mark.slow(12)
 def test_a_budget_above_the_targets_limit_is_throttled_and_the_run_still_passes(tmp_path: Path) -> None:
     """A misconfigured budget is the operator's problem, not the implementation's: the 429s
