@@ -279,3 +279,40 @@ def test_sigterm_stops_the_selftest_and_no_queued_run_starts(tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_the_runs_that_wait_longest_start_first(monkeypatch, tmp_path):
+    """The clean run, then the session faults of webhook requirements (delivery and retry
+    windows), then the fuzz campaigns: started last, the longest of them ran alone at the end of
+    the selftest. Checked on the order the runs are started in, nothing is run."""
+    from conformance import selftest
+    from conformance.catalogue import load
+
+    started = []
+
+    def fake_run(request, engines=None):
+        started.append(request.overrides["run_id"].removeprefix("selftest-"))
+        return _outcome({}, code=0)
+
+    monkeypatch.setattr(selftest, "run", fake_run)
+    selftest.selftest(parallel=1, reports=tmp_path)
+    profiles = load()
+
+    def waits_on_webhooks(name: str) -> bool:
+        fault = FAULTS[name]
+        return (
+            fault.phase == "scenarios"
+            and name not in LATE
+            and any(profiles[rid].profile == "webhooks" for rid in fault.requirements)
+        )
+
+    webhook_runs = [i for i, name in enumerate(started) if name != "clean" and waits_on_webhooks(name)]
+    fuzz_runs = [i for i, name in enumerate(started) if name != "clean" and FAULTS[name].phase == "fuzz"]
+    other_session_runs = [
+        i
+        for i, name in enumerate(started)
+        if name != "clean" and FAULTS[name].phase == "scenarios" and not waits_on_webhooks(name) and name not in LATE
+    ]
+    assert started[0] == "clean"
+    assert webhook_runs and fuzz_runs and other_session_runs
+    assert max(webhook_runs) < min(fuzz_runs) < min(other_session_runs)
