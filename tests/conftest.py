@@ -122,12 +122,12 @@ def faulty_run(tmp_path_factory: pytest.TempPathFactory, clean_run: Ran) -> Ran:
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto` (the README's command) means one worker more than the cores, at most 8: the
-    tests that mostly wait run in the background (tests/background.py), and what is left keeps
-    the cores busy. Measured on 2 cores (bench/test_time.py): 4 workers 250-255 s and 470-505
-    CPU-s (more processes at once, each slower); 3 workers 248 s and 436 CPU-s, idle cores late in
-    the session while workers waited on rate limits and clocks, which now run in the background."""
-    return max(2, min((os.cpu_count() or 1) + 1, 8))
+    """`-n auto` (the README's command) means twice the cores, at most 8: even with the tests that
+    mostly wait in the background (tests/background.py), many of the rest wait on a child process
+    or a deadline. Measured on 2 cores, fresh checkouts (the whole session, bench/test_time.py and
+    .ci/run): 3 workers 231-249 s, 7.2-7.7 CPU-min, cores partly idle late in the session; 4
+    workers 224-238 s, 7.3-7.7 CPU-min, the cores busy to the end."""
+    return max(2, min(2 * (os.cpu_count() or 1), 8))
 
 
 def pytest_configure(config: pytest.Config) -> None:
