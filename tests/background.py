@@ -108,11 +108,11 @@ def start(root: Path, run: Background, env: Mapping[str, str], cwd: Path | None 
             chain = chain.then
 
 
-def wait(root: Path, run: Background, timeout: float | None = None) -> Ended:
+def wait(root: Path, run: Background) -> Ended:
     """What the process left once it has ended (its `rc` file appears), or an exit of -1 with
-    the reason when it has not ended within `timeout` (the run's own by default) of this call."""
+    the reason when it has not ended within its timeout of this call."""
     folder = root / run.name
-    timeout = run.timeout if timeout is None else timeout
+    timeout = run.timeout
     deadline = time.monotonic() + timeout
     while not (folder / "rc").exists() and time.monotonic() < deadline:
         time.sleep(0.5)  # waiting for the process to end (a file appearing), with a deadline
@@ -159,9 +159,15 @@ class InBackground(pytest.Item):
     def reportinfo(self):
         return self.test.reportinfo()
 
-    def runtest(self) -> None:
+    def start(self) -> Path:
+        """Start the test's own pytest process (once a session), from the root its node id
+        names; the session's shared root."""
         root = shared_root(self.config._tmp_path_factory)  # type: ignore[attr-defined]
-        start(root, self.run, _child_env(), cwd=self.config.rootpath)  # already started unless collection was skipped
+        start(root, self.run, _child_env(), cwd=self.config.rootpath)
+        return root
+
+    def runtest(self) -> None:
+        root = self.start()  # already started unless collection was skipped
         _report(self.test.nodeid, wait(root, self.run))
 
 
@@ -202,11 +208,9 @@ def _child_env() -> dict[str, str]:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start each stand-in's test in its own pytest process, from the root its node id names."""
+    """Start each stand-in's test in its own pytest process."""
     if session.config.option.collectonly:
         return
-    stand_ins = [item for item in session.items if isinstance(item, InBackground)]
-    if stand_ins:
-        root = shared_root(session.config._tmp_path_factory)  # type: ignore[attr-defined]
-        for item in stand_ins:
-            start(root, item.run, _child_env(), cwd=session.config.rootpath)
+    for item in session.items:
+        if isinstance(item, InBackground):
+            item.start()

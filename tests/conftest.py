@@ -35,7 +35,6 @@ REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "conformance.cli"]
 # A test that reads a shared run may wait for all of it, on a busy machine.
 SHARED_RUN_TIMEOUT = 900
-SHARED_FIXTURES = {"clean_run", "faulty_run", "whole_selftest"}
 
 
 # The faulty run's selection: END-02 fails under the fault (a scenario and a model-phase check);
@@ -75,6 +74,8 @@ BACKGROUND = {
     ),
     "faulty_run": FAULTY_RUN,
 }
+# The fixtures that read a shared run: one per background run.
+SHARED_FIXTURES = frozenset(BACKGROUND)
 
 
 @dataclass(frozen=True)
